@@ -1,0 +1,80 @@
+package dev.gradsentry.api;
+
+import dev.gradsentry.config.GradSentryConfig;
+import dev.gradsentry.metrics.TrainingMetrics;
+import dev.gradsentry.training.FashionMnist;
+import dev.gradsentry.training.RunRegistry;
+import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.WorkloadKind;
+import dev.gradsentry.training.Workloads;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import org.jboss.logging.Logger;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.time.Clock;
+import java.util.function.Supplier;
+
+/** Wires the plain-Java training and metrics classes into the Quarkus application and starts the demo run. */
+@ApplicationScoped
+public class ServiceBeans {
+
+    private static final Logger LOG = Logger.getLogger(ServiceBeans.class);
+
+    /** Quarkus binds every {@code MeterBinder} bean to its registry, so this one is not bound here. */
+    @Produces
+    @Singleton
+    TrainingMetrics trainingMetrics() {
+        return new TrainingMetrics();
+    }
+
+    @Produces
+    @Singleton
+    RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
+        Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
+        return new RunRegistry(workloads, metrics, config.progressInterval(), config.history(), Clock.systemUTC());
+    }
+
+    void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs) {
+        ConfigValidation.check(config);
+        Nd4j.getEnvironment().setMaxThreads(config.threads());
+        Nd4j.getEnvironment().setMaxMasterThreads(config.threads());
+        if (config.demo().enabled()) {
+            RunSpec spec = demoSpec(config.demo());
+            LOG.infof("starting the demo run (gradsentry.demo.enabled=false turns it off); metrics at /q/metrics, "
+                    + "status at /api/runs/current");
+            runs.start(spec);
+        }
+    }
+
+    void onStop(@Observes ShutdownEvent event, RunRegistry runs) {
+        runs.close();
+    }
+
+    static RunSpec demoSpec(GradSentryConfig.Demo demo) {
+        RunRequest request = new RunRequest(demo.workload(), null, null, null, null, demo.optimizer().orElse(null),
+                demo.learningRate().isPresent() ? demo.learningRate().getAsDouble() : null,
+                demo.batchSize().isPresent() ? demo.batchSize().getAsInt() : null, demo.steps(), null,
+                demo.seed().isPresent() ? demo.seed().getAsLong() : null, null, null, null);
+        return request.toSpec();
+    }
+
+    /** Loads once, on first use, and keeps the result: reading Fashion-MNIST takes about 1.6 s. */
+    static <T> Supplier<T> memoize(Supplier<T> loader) {
+        return new Supplier<>() {
+            private T value;
+
+            @Override
+            public synchronized T get() {
+                if (value == null) {
+                    value = loader.get();
+                }
+                return value;
+            }
+        };
+    }
+}

@@ -1,0 +1,261 @@
+package dev.gradsentry.metrics;
+
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.ParamStats;
+import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.training.Evaluation;
+import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.RunState;
+import dev.gradsentry.training.RunTelemetry;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Names and publishes every GradSentry meter. Gauges read, at scrape time, the latest {@link StepStats} this binder
+ * holds; the training thread only swaps that reference, so a scrape never waits for a step and a step never waits
+ * for a scrape.
+ *
+ * <p>Labels are bounded: {@code layer} and {@code param} come from the network's structure, {@code state} and
+ * {@code metric} from fixed sets. The current run's identity appears only in {@code gradsentry_run_info}, one series
+ * at a time.
+ */
+public final class TrainingMetrics implements MeterBinder, RunTelemetry {
+
+    static final String LAYER_NORM = "gradsentry.layer.gradient.norm";
+    static final String PARAM_NORM = "gradsentry.param.gradient.norm";
+    static final String LAYER_MAX_ABS = "gradsentry.layer.gradient.max.abs";
+    static final String LAYER_NONFINITE = "gradsentry.layer.gradient.nonfinite";
+    static final String LAYER_UPDATE_RATIO = "gradsentry.layer.update.ratio";
+    static final String GLOBAL_NORM = "gradsentry.global.gradient.norm";
+    static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.global.gradient.norm.histogram";
+    static final String LOSS = "gradsentry.loss";
+    static final String LEARNING_RATE = "gradsentry.learning.rate";
+    static final String STEPS = "gradsentry.steps";
+    static final String NONFINITE_STEPS = "gradsentry.nonfinite.steps";
+    static final String STEP_TIME = "gradsentry.step";
+    static final String RUN_INFO = "gradsentry.run.info";
+    static final String RUN_STATE = "gradsentry.run.state";
+    static final String RUN_STEP = "gradsentry.run.step";
+    static final String RUN_EPOCH = "gradsentry.run.epoch";
+    static final String EVALUATION = "gradsentry.evaluation.metric";
+
+    /** Log-spaced from 1e-4 to 1e6: gradient norms span many orders of magnitude, most of all when they explode. */
+    private static final double[] NORM_BUCKETS = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 1e3, 1e4, 1e6};
+
+    private final Tags extraTags;
+    private volatile StepStats latest;
+    private volatile LayerIndex layerIndex = LayerIndex.EMPTY;
+    private volatile RunState state;
+    private final Map<String, Double> evaluations = new ConcurrentHashMap<>();
+    private final List<Meter.Id> layerMeters = new ArrayList<>();
+    private Meter.Id runInfo;
+    private MeterRegistry registry;
+    private Counter steps;
+    private Counter nonFiniteSteps;
+    private Timer stepTimer;
+    private DistributionSummary normHistogram;
+
+    public TrainingMetrics() {
+        this(Tags.empty());
+    }
+
+    /** @param extraTags added to every meter, e.g. a deployment label */
+    public TrainingMetrics(Tags extraTags) {
+        this.extraTags = extraTags;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        this.registry = registry;
+        steps = Counter.builder(STEPS).tags(extraTags)
+                .description("Training steps (DL4J iterations) completed").register(registry);
+        nonFiniteSteps = Counter.builder(NONFINITE_STEPS).tags(extraTags)
+                .description("Steps whose loss or gradient held a NaN or infinite value").register(registry);
+        stepTimer = Timer.builder(STEP_TIME).tags(extraTags)
+                .description("Wall time of one training step: forward, backward, probe and update")
+                .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
+                        Duration.ofMillis(10), Duration.ofMillis(20), Duration.ofMillis(50), Duration.ofMillis(100),
+                        Duration.ofMillis(200), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5))
+                .register(registry);
+        normHistogram = DistributionSummary.builder(GLOBAL_NORM_HISTOGRAM).tags(extraTags)
+                .description("Distribution of the per-step global L2 norm of the batch-averaged gradient")
+                .serviceLevelObjectives(NORM_BUCKETS).register(registry);
+        stepGauge(GLOBAL_NORM, "Global L2 norm of the last step's batch-averaged gradient over all parameters",
+                StepStats::globalNorm);
+        stepGauge(LOSS, "Minibatch loss of the last training step", StepStats::loss);
+        stepGauge(LEARNING_RATE, "Learning rate of the last training step", StepStats::learningRate);
+        Gauge.builder(RUN_STEP, this, m -> m.latest == null ? Double.NaN : m.latest.iteration() + 1).tags(extraTags)
+                .description("Steps completed by the current run").register(registry);
+        Gauge.builder(RUN_EPOCH, this, m -> m.latest == null ? Double.NaN : m.latest.epoch()).tags(extraTags)
+                .description("Epochs completed by the current run").register(registry);
+        for (RunState s : RunState.values()) {
+            Gauge.builder(RUN_STATE, this, m -> m.state == s ? 1 : 0)
+                    .tags(extraTags).tag("state", lower(s))
+                    .description("1 for the state the current run is in, 0 for the others").register(registry);
+        }
+        for (String metric : List.of("accuracy", "mse")) {
+            Gauge.builder(EVALUATION, this, m -> m.evaluations.getOrDefault(metric, Double.NaN))
+                    .tags(extraTags).tag("metric", metric)
+                    .description("Latest held-out evaluation: accuracy (0..1, higher is better) or mse (lower is better)")
+                    .register(registry);
+        }
+    }
+
+    private void stepGauge(String name, String description, ToDoubleFunction<StepStats> value) {
+        Gauge.builder(name, this, m -> m.latest == null ? Double.NaN : value.applyAsDouble(m.latest))
+                .tags(extraTags).description(description).register(registry);
+    }
+
+    @Override
+    public synchronized void runStarted(String runId, RunSpec spec) {
+        latest = null;
+        evaluations.clear();
+        state = RunState.RUNNING;
+        if (registry == null) {
+            return;
+        }
+        if (runInfo != null) {
+            registry.remove(runInfo);
+        }
+        runInfo = Gauge.builder(RUN_INFO, () -> 1).tags(extraTags)
+                .tag("run", runId)
+                .tag("workload", spec.workload().id())
+                .tag("optimizer", lower(spec.optimizer()))
+                .tag("cell", spec.workload().recurrent() ? lower(spec.cell()) : "none")
+                .description("Identity of the current run; always 1")
+                .register(registry).getId();
+    }
+
+    @Override
+    public void onStep(StepStats step) {
+        if (!layerIndex.matches(step)) {
+            registerLayers(step);
+        }
+        latest = step;
+        if (registry == null) {
+            return;
+        }
+        steps.increment();
+        if (!step.finite()) {
+            nonFiniteSteps.increment();
+        }
+        if (Double.isFinite(step.globalNorm())) {
+            normHistogram.record(step.globalNorm());
+        }
+    }
+
+    @Override
+    public void stepTimed(long nanos) {
+        if (stepTimer != null) {
+            stepTimer.record(Duration.ofNanos(nanos));
+        }
+    }
+
+    @Override
+    public void evaluated(Evaluation evaluation) {
+        evaluations.put(evaluation.metric(), evaluation.value());
+    }
+
+    @Override
+    public void runEnded(String runId, RunState end) {
+        state = end;
+    }
+
+    /** The per-layer gauges follow the network's structure: a run with other layers replaces them. */
+    private synchronized void registerLayers(StepStats step) {
+        LayerIndex index = LayerIndex.of(step);
+        if (registry != null) {
+            layerMeters.forEach(registry::remove);
+            layerMeters.clear();
+            for (int i = 0; i < step.layers().size(); i++) {
+                LayerStats l = step.layers().get(i);
+                int li = i;
+                layerMeters.add(layerGauge(LAYER_NORM, l.layer(), li, LayerStats::norm,
+                        "L2 norm of the layer's batch-averaged gradient in the last step"));
+                layerMeters.add(layerGauge(LAYER_MAX_ABS, l.layer(), li, LayerStats::maxAbs,
+                        "Largest absolute batch-averaged gradient value in the layer in the last step"));
+                layerMeters.add(layerGauge(LAYER_NONFINITE, l.layer(), li, LayerStats::nonFinite,
+                        "NaN or infinite gradient values in the layer in the last step"));
+                layerMeters.add(layerGauge(LAYER_UPDATE_RATIO, l.layer(), li, LayerStats::updateRatio,
+                        "L2 norm of the last update divided by the L2 norm of the layer's parameters "
+                                + "(0..inf; around 1e-3 is typical of healthy SGD training)"));
+                for (int p = 0; p < l.params().size(); p++) {
+                    int pi = p;
+                    ParamStats param = l.params().get(p);
+                    layerMeters.add(Gauge.builder(PARAM_NORM, this, m -> m.paramValue(li, pi))
+                            .tags(extraTags).tag("layer", l.layer()).tag("param", param.param())
+                            .description("L2 norm of one parameter's batch-averaged gradient in the last step "
+                                    + "(param W: weights, b: bias, RW: recurrent weights)")
+                            .register(registry).getId());
+                }
+            }
+        }
+        layerIndex = index;
+    }
+
+    private Meter.Id layerGauge(String name, String layer, int index, ToDoubleFunction<LayerStats> value,
+                                String description) {
+        return Gauge.builder(name, this, m -> m.layerValue(index, value))
+                .tags(extraTags).tag("layer", layer).description(description).register(registry).getId();
+    }
+
+    private double layerValue(int index, ToDoubleFunction<LayerStats> value) {
+        StepStats s = latest;
+        return s == null || index >= s.layers().size() ? Double.NaN : value.applyAsDouble(s.layers().get(index));
+    }
+
+    private double paramValue(int layer, int param) {
+        StepStats s = latest;
+        if (s == null || layer >= s.layers().size() || param >= s.layers().get(layer).params().size()) {
+            return Double.NaN;
+        }
+        return s.layers().get(layer).params().get(param).norm();
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The layer and parameter names the registered gauges stand for, to notice when a run changes them. */
+    private record LayerIndex(List<String> names) {
+        static final LayerIndex EMPTY = new LayerIndex(List.of());
+
+        static LayerIndex of(StepStats step) {
+            List<String> names = new ArrayList<>();
+            for (LayerStats l : step.layers()) {
+                names.add(l.layer());
+                l.params().forEach(p -> names.add(l.layer() + "/" + p.param()));
+            }
+            return new LayerIndex(List.copyOf(names));
+        }
+
+        boolean matches(StepStats step) {
+            int i = 0;
+            for (LayerStats l : step.layers()) {
+                if (i >= names.size() || !names.get(i++).equals(l.layer())) {
+                    return false;
+                }
+                for (ParamStats p : l.params()) {
+                    if (i >= names.size() || !names.get(i++).equals(l.layer() + "/" + p.param())) {
+                        return false;
+                    }
+                }
+            }
+            return i == names.size();
+        }
+    }
+}

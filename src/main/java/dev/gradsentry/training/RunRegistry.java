@@ -1,0 +1,149 @@
+package dev.gradsentry.training;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Holds the runs of this process: at most one active at a time, trained on one dedicated thread, plus a bounded
+ * history of ended runs.
+ */
+public final class RunRegistry implements AutoCloseable {
+
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+            .withZone(ZoneOffset.UTC);
+
+    private final Workloads workloads;
+    private final RunTelemetry telemetry;
+    private final Duration progressInterval;
+    private final int historySize;
+    private final Clock clock;
+    private final ExecutorService trainer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "gradsentry-trainer");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Map<String, TrainingRun> runs = new LinkedHashMap<>();
+    private TrainingRun active;
+    private Future<?> activeFuture;
+
+    public RunRegistry(Workloads workloads, RunTelemetry telemetry, Duration progressInterval, int historySize,
+                       Clock clock) {
+        this.workloads = workloads;
+        this.telemetry = telemetry;
+        this.progressInterval = progressInterval;
+        this.historySize = historySize;
+        this.clock = clock;
+    }
+
+    /** Starts a run, or throws {@link RunConflictException} while another one is still running. */
+    public synchronized RunStatus start(RunSpec spec) {
+        if (active != null && !active.status().state().terminal()) {
+            throw new RunConflictException(active.id());
+        }
+        String id = ID_TIME.format(clock.instant()) + "-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
+        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, progressInterval, clock);
+        runs.put(id, run);
+        trimHistory();
+        active = run;
+        activeFuture = trainer.submit(run);
+        return run.status();
+    }
+
+    private void trimHistory() {
+        var it = runs.entrySet().iterator();
+        while (runs.size() > historySize && it.hasNext()) {
+            var e = it.next();
+            if (e.getValue().status().state().terminal()) {
+                it.remove();
+            }
+        }
+    }
+
+    public synchronized Optional<RunStatus> current() {
+        return Optional.ofNullable(active).map(TrainingRun::status);
+    }
+
+    public synchronized Optional<RunStatus> find(String id) {
+        return Optional.ofNullable(runs.get(id)).map(TrainingRun::status);
+    }
+
+    /** Runs newest first. */
+    public synchronized List<RunStatus> all() {
+        List<RunStatus> list = new ArrayList<>();
+        runs.values().forEach(r -> list.add(0, r.status()));
+        return list;
+    }
+
+    /** The run object itself, for tests that inspect its network. */
+    public synchronized Optional<TrainingRun> run(String id) {
+        return Optional.ofNullable(runs.get(id));
+    }
+
+    /**
+     * Stops a run and waits up to {@code wait} for its step in progress to finish; returns its status then
+     * (still {@code running} if the step outlasted the wait), or empty for an unknown id.
+     */
+    public Optional<RunStatus> stop(String id, Duration wait) {
+        TrainingRun run;
+        Future<?> future;
+        synchronized (this) {
+            run = runs.get(id);
+            if (run == null) {
+                return Optional.empty();
+            }
+            future = run == active ? activeFuture : null;
+        }
+        run.requestStop();
+        if (future != null) {
+            try {
+                future.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // the status says where the run is; a failure is recorded in it
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return Optional.of(run.status());
+    }
+
+    @Override
+    public void close() {
+        TrainingRun r;
+        synchronized (this) {
+            r = active;
+        }
+        if (r != null) {
+            stop(r.id(), Duration.ofSeconds(10));
+        }
+        trainer.shutdownNow();
+    }
+
+    /** Another run is active; only one trains at a time. */
+    public static final class RunConflictException extends RuntimeException {
+        private final String activeId;
+
+        public RunConflictException(String activeId) {
+            super("run " + activeId + " is still running; stop it first with DELETE /api/runs/" + activeId);
+            this.activeId = activeId;
+        }
+
+        public String activeId() {
+            return activeId;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.gradsentry.training;
+
+import dev.gradsentry.core.probe.StepObserver;
+
+/** What a run reports while it trains, beyond each step's gradient statistics; implemented by the metrics. */
+public interface RunTelemetry extends StepObserver {
+
+    void runStarted(String runId, RunSpec spec);
+
+    /** Wall time of one whole training step (forward, backward, probe, update). */
+    void stepTimed(long nanos);
+
+    void evaluated(Evaluation evaluation);
+
+    void runEnded(String runId, RunState state);
+
+    RunTelemetry NONE = new RunTelemetry() {
+        @Override
+        public void runStarted(String runId, RunSpec spec) {
+        }
+
+        @Override
+        public void stepTimed(long nanos) {
+        }
+
+        @Override
+        public void evaluated(Evaluation evaluation) {
+        }
+
+        @Override
+        public void runEnded(String runId, RunState state) {
+        }
+
+        @Override
+        public void onStep(dev.gradsentry.core.probe.StepStats step) {
+        }
+    };
+}

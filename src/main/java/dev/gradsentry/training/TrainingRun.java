@@ -1,0 +1,177 @@
+package dev.gradsentry.training;
+
+import dev.gradsentry.core.probe.GradientProbe;
+import dev.gradsentry.core.probe.StepStats;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.jboss.logging.Logger;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * One training run: builds the workload, attaches the gradient probe and trains step by step on the thread that
+ * calls {@link #run()} until the spec's step count is reached or {@link #requestStop()} is called.
+ */
+public final class TrainingRun implements Runnable {
+
+    private static final Logger LOG = Logger.getLogger(TrainingRun.class);
+
+    private final String id;
+    private final RunSpec spec;
+    private final Workloads workloads;
+    private final RunTelemetry telemetry;
+    private final Duration progressInterval;
+    private final Clock clock;
+    private final Instant createdAt;
+
+    private volatile boolean stopRequested;
+    private volatile RunStatus status;
+    private volatile TrainingSetup setup;
+
+    public TrainingRun(String id, RunSpec spec, Workloads workloads, RunTelemetry telemetry,
+                       Duration progressInterval, Clock clock) {
+        this.id = id;
+        this.spec = spec;
+        this.workloads = workloads;
+        this.telemetry = telemetry;
+        this.progressInterval = progressInterval;
+        this.clock = clock;
+        this.createdAt = clock.instant();
+        this.status = new RunStatus(id, spec, RunState.RUNNING, 0, 0, Double.NaN, Double.NaN, null, 0, createdAt,
+                null, null);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public RunStatus status() {
+        return status;
+    }
+
+    /** Asks the run to stop after the step in progress; returns at once. */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** The network being trained, or null before the workload is built; for tests and checkpoints. */
+    public MultiLayerNetwork network() {
+        TrainingSetup s = setup;
+        return s == null ? null : s.network();
+    }
+
+    @Override
+    public void run() {
+        telemetry.runStarted(id, spec);
+        RunState end = RunState.FAILED;
+        String error = null;
+        long startNanos = System.nanoTime();
+        long step = 0;
+        try {
+            TrainingSetup s = workloads.prepare(spec);
+            setup = s;
+            MultiLayerNetwork net = s.network();
+            GradientProbe probe = GradientProbe.attach(net);
+            probe.addObserver(telemetry);
+            LOG.infof("run %s started: %s, %d steps, layers %s", id, describe(spec), spec.steps(), probe.layerNames());
+            Progress progress = new Progress(startNanos);
+            Evaluation evaluation = null;
+            int batchesPerEpoch = s.train().batchesPerEpoch();
+            while (step < spec.steps() && !stopRequested) {
+                var batch = s.train().next();
+                long t0 = System.nanoTime();
+                net.fit(batch);
+                long elapsed = System.nanoTime() - t0;
+                telemetry.stepTimed(elapsed);
+                step++;
+                if (step % batchesPerEpoch == 0) {
+                    net.incrementEpochCount();
+                }
+                if (spec.evalInterval() > 0 && step % spec.evalInterval() == 0 && step < spec.steps()) {
+                    evaluation = evaluate(s, step);
+                }
+                publish(step, net, probe.lastStep(), evaluation, startNanos, RunState.RUNNING, null);
+                progress.maybeLog(step, probe.lastStep(), evaluation);
+            }
+            if (step > 0 && (evaluation == null || evaluation.step() != step)) {
+                evaluation = evaluate(s, step);
+            }
+            end = stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
+            publish(step, net, probe.lastStep(), evaluation, startNanos, end, null);
+            LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, end.name().toLowerCase(), step,
+                    probe.lastStep() == null ? Double.NaN : probe.lastStep().loss(), evaluation == null ? "not evaluated"
+                            : evaluation.metric() + " " + String.format("%.4f", evaluation.value()));
+        } catch (DataUnavailableException e) {
+            error = e.getMessage();
+            LOG.errorf("run %s failed: %s", id, error);
+        } catch (RuntimeException | Error e) {
+            error = e.getClass().getSimpleName() + ": " + e.getMessage();
+            LOG.errorf(e, "run %s failed at step %d", id, step);
+        } finally {
+            if (error != null) {
+                RunStatus s = status;
+                status = new RunStatus(id, spec, RunState.FAILED, s.step(), s.epoch(), s.loss(), s.globalNorm(),
+                        s.evaluation(), s.stepsPerSecond(), s.startedAt(), clock.instant(), error);
+                end = RunState.FAILED;
+            }
+            telemetry.runEnded(id, end);
+        }
+    }
+
+    private Evaluation evaluate(TrainingSetup s, long step) {
+        Evaluation e = s.evaluate(step);
+        telemetry.evaluated(e);
+        return e;
+    }
+
+    private void publish(long step, MultiLayerNetwork net, StepStats last, Evaluation evaluation, long startNanos,
+                         RunState state, String error) {
+        double seconds = (System.nanoTime() - startNanos) / 1e9;
+        status = new RunStatus(id, spec, state, step, net.getEpochCount(),
+                last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.globalNorm(), evaluation,
+                seconds > 0 ? step / seconds : 0, createdAt, state.terminal() ? clock.instant() : null, error);
+    }
+
+    static String describe(RunSpec spec) {
+        String model = switch (spec.workload()) {
+            case FASHION_MLP -> "fashion-mlp 784-" + spec.hidden() + "-" + spec.hidden() + "-10 "
+                    + spec.activation().name().toLowerCase();
+            case FASHION_RNN -> "fashion-rnn " + cellName(spec);
+            case ADDING -> "adding T=" + spec.sequenceLength() + " " + cellName(spec);
+        };
+        return model + ", " + spec.optimizer().name().toLowerCase() + " lr " + spec.learningRate() + ", batch "
+                + spec.batchSize() + ", seed " + spec.seed();
+    }
+
+    private static String cellName(RunSpec spec) {
+        return spec.cell().name().toLowerCase() + "(" + spec.hidden() + ", " + spec.activation().name().toLowerCase()
+                + ", recurrent gain " + spec.recurrentGain() + ")";
+    }
+
+    /** Logs a progress line at most once per interval, and always for the first step. */
+    private final class Progress {
+        private final long startNanos;
+        private long lastLogNanos;
+
+        Progress(long startNanos) {
+            this.startNanos = startNanos;
+        }
+
+        void maybeLog(long step, StepStats last, Evaluation evaluation) {
+            long now = System.nanoTime();
+            if (step != 1 && now - lastLogNanos < progressInterval.toNanos()) {
+                return;
+            }
+            lastLogNanos = now;
+            double seconds = (now - startNanos) / 1e9;
+            double rate = step / Math.max(seconds, 1e-9);
+            long etaSeconds = Math.round((spec.steps() - step) / Math.max(rate, 1e-9));
+            LOG.infof("run %s step %d/%d (%.0f%%) epoch %d loss %.4g |g| %.4g %.1f steps/s ETA %s%s", id, step,
+                    spec.steps(), 100.0 * step / spec.steps(), last.epoch(), last.loss(), last.globalNorm(), rate,
+                    Duration.ofSeconds(etaSeconds).toString().substring(2).toLowerCase(),
+                    evaluation == null ? "" : String.format(" %s %.4f", evaluation.metric(), evaluation.value()));
+        }
+    }
+
+}
