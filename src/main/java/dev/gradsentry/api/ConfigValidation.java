@@ -14,6 +14,8 @@ final class ConfigValidation {
                 "must be between 1 and 256, was " + config.threads());
         require(!config.progressInterval().isNegative() && !config.progressInterval().isZero(),
                 "gradsentry.progress-interval", "must be a positive duration such as 10s");
+        require(config.updateRatioEvery() >= 0, "gradsentry.update-ratio-every",
+                "must be >= 0 (0 turns the update ratio off), was " + config.updateRatioEvery());
         require(config.history() >= 1, "gradsentry.history", "must be >= 1, was " + config.history());
         if (config.demo().enabled()) {
             try {

@@ -2,6 +2,7 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunSpec;
@@ -37,6 +38,12 @@ public class ProblemMappers {
         return Problem.response(Response.Status.CONFLICT, e.getMessage(), null);
     }
 
+    /** Declared apart because Quarkus ships its own mapper for this subtype, which answers in plain JSON. */
+    @ServerExceptionMapper(priority = 1)
+    public Response mismatchedInput(MismatchedInputException e) {
+        return json(e);
+    }
+
     @ServerExceptionMapper(priority = 1)
     public Response json(JsonProcessingException e) {
         String field = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? path(m) : null;
@@ -61,6 +68,9 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response web(WebApplicationException e) {
+        if (e.getCause() instanceof JsonProcessingException json) {
+            return json(json); // the JSON reader wraps syntax errors
+        }
         Response r = e.getResponse();
         return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), e.getMessage(), null);
     }

@@ -4,6 +4,7 @@ import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.metrics.TrainingMetrics;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunRegistry;
+import dev.gradsentry.training.RunSettings;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
@@ -36,13 +37,21 @@ public class ServiceBeans {
     @Singleton
     RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
         Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
-        return new RunRegistry(workloads, metrics, config.progressInterval(), config.history(), Clock.systemUTC());
+        RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery());
+        return new RunRegistry(workloads, metrics, settings, config.history(), Clock.systemUTC());
     }
 
     void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs) {
         ConfigValidation.check(config);
+        // The OpenMP pool is sized from OMP_NUM_THREADS when the native library loads; these calls cap ND4J's own
+        // use of it, which recovers part but not all of the difference (measured on the MLP: 15 ms/step unset,
+        // 9.5 ms with these calls, 7 ms with OMP_NUM_THREADS=1).
         Nd4j.getEnvironment().setMaxThreads(config.threads());
         Nd4j.getEnvironment().setMaxMasterThreads(config.threads());
+        if (System.getenv("OMP_NUM_THREADS") == null) {
+            LOG.warnf("OMP_NUM_THREADS is not set: start with OMP_NUM_THREADS=%d for faster training steps",
+                    config.threads());
+        }
         if (config.demo().enabled()) {
             RunSpec spec = demoSpec(config.demo());
             LOG.infof("starting the demo run (gradsentry.demo.enabled=false turns it off); metrics at /q/metrics, "

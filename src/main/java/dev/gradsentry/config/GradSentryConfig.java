@@ -29,6 +29,13 @@ public interface GradSentryConfig {
     @WithDefault("10s")
     Duration progressInterval();
 
+    /**
+     * The probe computes each layer's update/parameter ratio on every n-th step: it needs two extra passes over all
+     * parameters and drifts slowly; 1 computes it on every step, 0 never.
+     */
+    @WithDefault("10")
+    int updateRatioEvery();
+
     /** Finished runs kept in memory for {@code GET /api/runs}. */
     @WithDefault("20")
     int history();

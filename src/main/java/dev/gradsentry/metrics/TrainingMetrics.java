@@ -18,6 +18,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -41,7 +42,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     static final String LAYER_NONFINITE = "gradsentry.layer.gradient.nonfinite";
     static final String LAYER_UPDATE_RATIO = "gradsentry.layer.update.ratio";
     static final String GLOBAL_NORM = "gradsentry.global.gradient.norm";
-    static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.global.gradient.norm.histogram";
+    static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.step.gradient.norm";
     static final String LOSS = "gradsentry.loss";
     static final String LEARNING_RATE = "gradsentry.learning.rate";
     static final String STEPS = "gradsentry.steps";
@@ -59,6 +60,8 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     private final Tags extraTags;
     private volatile StepStats latest;
     private volatile LayerIndex layerIndex = LayerIndex.EMPTY;
+    /** The probe samples update ratios on some steps only; the gauge shows the latest sample per layer. */
+    private volatile double[] updateRatios = new double[0];
     private volatile RunState state;
     private final Map<String, Double> evaluations = new ConcurrentHashMap<>();
     private final List<Meter.Id> layerMeters = new ArrayList<>();
@@ -123,6 +126,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     @Override
     public synchronized void runStarted(String runId, RunSpec spec) {
         latest = null;
+        Arrays.fill(updateRatios, Double.NaN);
         evaluations.clear();
         state = RunState.RUNNING;
         if (registry == null) {
@@ -144,6 +148,13 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     public void onStep(StepStats step) {
         if (!layerIndex.matches(step)) {
             registerLayers(step);
+        }
+        double[] ratios = updateRatios;
+        for (int i = 0; i < ratios.length && i < step.layers().size(); i++) {
+            double r = step.layers().get(i).updateRatio();
+            if (!Double.isNaN(r)) {
+                ratios[i] = r;
+            }
         }
         latest = step;
         if (registry == null) {
@@ -190,9 +201,11 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
                         "Largest absolute batch-averaged gradient value in the layer in the last step"));
                 layerMeters.add(layerGauge(LAYER_NONFINITE, l.layer(), li, LayerStats::nonFinite,
                         "NaN or infinite gradient values in the layer in the last step"));
-                layerMeters.add(layerGauge(LAYER_UPDATE_RATIO, l.layer(), li, LayerStats::updateRatio,
-                        "L2 norm of the last update divided by the L2 norm of the layer's parameters "
-                                + "(0..inf; around 1e-3 is typical of healthy SGD training)"));
+                layerMeters.add(Gauge.builder(LAYER_UPDATE_RATIO, this, m -> m.updateRatio(li))
+                        .tags(extraTags).tag("layer", l.layer())
+                        .description("L2 norm of the latest sampled update divided by the L2 norm of the layer's "
+                                + "parameters (0..inf; around 1e-3 is typical of healthy SGD training)")
+                        .register(registry).getId());
                 for (int p = 0; p < l.params().size(); p++) {
                     int pi = p;
                     ParamStats param = l.params().get(p);
@@ -204,7 +217,15 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
                 }
             }
         }
+        double[] ratios = new double[step.layers().size()];
+        Arrays.fill(ratios, Double.NaN);
+        updateRatios = ratios;
         layerIndex = index;
+    }
+
+    private double updateRatio(int index) {
+        double[] ratios = updateRatios;
+        return index < ratios.length ? ratios[index] : Double.NaN;
     }
 
     private Meter.Id layerGauge(String name, String layer, int index, ToDoubleFunction<LayerStats> value,

@@ -28,7 +28,7 @@ public final class RunRegistry implements AutoCloseable {
 
     private final Workloads workloads;
     private final RunTelemetry telemetry;
-    private final Duration progressInterval;
+    private final RunSettings settings;
     private final int historySize;
     private final Clock clock;
     private final ExecutorService trainer = Executors.newSingleThreadExecutor(r -> {
@@ -40,11 +40,11 @@ public final class RunRegistry implements AutoCloseable {
     private TrainingRun active;
     private Future<?> activeFuture;
 
-    public RunRegistry(Workloads workloads, RunTelemetry telemetry, Duration progressInterval, int historySize,
+    public RunRegistry(Workloads workloads, RunTelemetry telemetry, RunSettings settings, int historySize,
                        Clock clock) {
         this.workloads = workloads;
         this.telemetry = telemetry;
-        this.progressInterval = progressInterval;
+        this.settings = settings;
         this.historySize = historySize;
         this.clock = clock;
     }
@@ -56,7 +56,7 @@ public final class RunRegistry implements AutoCloseable {
         }
         String id = ID_TIME.format(clock.instant()) + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, progressInterval, clock);
+        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, settings, clock);
         runs.put(id, run);
         trimHistory();
         active = run;

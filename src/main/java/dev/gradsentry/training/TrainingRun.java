@@ -21,7 +21,7 @@ public final class TrainingRun implements Runnable {
     private final RunSpec spec;
     private final Workloads workloads;
     private final RunTelemetry telemetry;
-    private final Duration progressInterval;
+    private final RunSettings settings;
     private final Clock clock;
     private final Instant createdAt;
 
@@ -29,13 +29,13 @@ public final class TrainingRun implements Runnable {
     private volatile RunStatus status;
     private volatile TrainingSetup setup;
 
-    public TrainingRun(String id, RunSpec spec, Workloads workloads, RunTelemetry telemetry,
-                       Duration progressInterval, Clock clock) {
+    public TrainingRun(String id, RunSpec spec, Workloads workloads, RunTelemetry telemetry, RunSettings settings,
+                       Clock clock) {
         this.id = id;
         this.spec = spec;
         this.workloads = workloads;
         this.telemetry = telemetry;
-        this.progressInterval = progressInterval;
+        this.settings = settings;
         this.clock = clock;
         this.createdAt = clock.instant();
         this.status = new RunStatus(id, spec, RunState.RUNNING, 0, 0, Double.NaN, Double.NaN, null, 0, createdAt,
@@ -72,7 +72,7 @@ public final class TrainingRun implements Runnable {
             TrainingSetup s = workloads.prepare(spec);
             setup = s;
             MultiLayerNetwork net = s.network();
-            GradientProbe probe = GradientProbe.attach(net);
+            GradientProbe probe = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
             probe.addObserver(telemetry);
             LOG.infof("run %s started: %s, %d steps, layers %s", id, describe(spec), spec.steps(), probe.layerNames());
             Progress progress = new Progress(startNanos);
@@ -160,7 +160,7 @@ public final class TrainingRun implements Runnable {
 
         void maybeLog(long step, StepStats last, Evaluation evaluation) {
             long now = System.nanoTime();
-            if (step != 1 && now - lastLogNanos < progressInterval.toNanos()) {
+            if (step != 1 && now - lastLogNanos < settings.progressInterval().toNanos()) {
                 return;
             }
             lastLogNanos = now;

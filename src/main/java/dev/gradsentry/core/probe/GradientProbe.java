@@ -34,17 +34,27 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class GradientProbe extends BaseTrainingListener {
 
+    /**
+     * The update/parameter ratio needs two extra passes over all parameters; it drifts slowly, and a scrape sees only
+     * the latest value anyway, so by default it is sampled every 10th step (the other steps report NaN).
+     */
+    public static final int DEFAULT_UPDATE_RATIO_EVERY = 10;
+
     private final Model model;
     private final List<ProbedLayer> layers;
     private final List<StepObserver> observers = new CopyOnWriteArrayList<>();
+    private final FlatArray gradientMemory = new FlatArray();
+    private final FlatArray paramMemory = new FlatArray();
 
     /** Gradient statistics of the step in flight, completed in {@code iterationDone}. */
     private List<LayerStats> pendingLayers;
+    private List<INDArray[]> pendingViews;
     private double pendingGlobalNorm;
     private double pendingMaxAbs;
     private long pendingNonFinite;
     private int pendingBatchSize;
     private StepStats last;
+    private int updateRatioEvery = DEFAULT_UPDATE_RATIO_EVERY;
 
     private GradientProbe(Model model, List<ProbedLayer> layers) {
         this.model = model;
@@ -111,6 +121,18 @@ public final class GradientProbe extends BaseTrainingListener {
         observers.remove(observer);
     }
 
+    /**
+     * Computes the update/parameter ratio on every {@code n}th step (iteration divisible by n); 1 computes it on
+     * every step, 0 never.
+     */
+    public GradientProbe updateRatioEvery(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("updateRatioEvery must be >= 0, was " + n);
+        }
+        updateRatioEvery = n;
+        return this;
+    }
+
     /** Display names of the probed (trainable) layers, in parameter order. */
     public List<String> layerNames() {
         return layers.stream().map(ProbedLayer::name).toList();
@@ -124,60 +146,66 @@ public final class GradientProbe extends BaseTrainingListener {
     @Override
     public void onGradientCalculation(Model m) {
         Map<String, INDArray> gradients = m.gradient().gradientForVariable();
+        boolean direct = gradientMemory.load(m.getGradientsViewArray());
         int batchSize = Math.max(1, (int) m.batchSize());
         List<LayerStats> measured = new ArrayList<>(layers.size());
+        List<INDArray[]> views = new ArrayList<>(layers.size());
         double globalSquares = 0;
         double maxAbs = 0;
         long nonFinite = 0;
         for (ProbedLayer layer : layers) {
-            LayerStats stats = measure(layer, gradients, batchSize);
+            INDArray[] layerViews = new INDArray[layer.params().size()];
+            LayerStats stats = measure(layer, gradients, batchSize, direct, layerViews);
             measured.add(stats);
+            views.add(layerViews);
             globalSquares += stats.norm() * stats.norm();
             maxAbs = Math.max(maxAbs, stats.maxAbs());
             nonFinite += stats.nonFinite();
         }
         pendingLayers = measured;
+        pendingViews = views;
         pendingGlobalNorm = Math.sqrt(globalSquares);
         pendingMaxAbs = maxAbs;
         pendingNonFinite = nonFinite;
         pendingBatchSize = batchSize;
     }
 
-    private static LayerStats measure(ProbedLayer layer, Map<String, INDArray> gradients, int batchSize) {
+    private LayerStats measure(ProbedLayer layer, Map<String, INDArray> gradients, int batchSize, boolean direct,
+                               INDArray[] views) {
         List<ParamStats> params = new ArrayList<>(layer.params().size());
         double squares = 0;
+        double maxAbs = 0;
         long nonFinite = 0;
-        boolean uniformDivisor = true;
         for (int i = 0; i < layer.params().size(); i++) {
             String key = layer.params().get(i);
             INDArray g = gradients.get(layer.gradientKeyPrefix() + "_" + key);
             if (g == null) {
                 continue; // a frozen or pretrain-only parameter has no gradient this step
             }
+            views[i] = g;
             double divisor = layer.dividedByBatch().get(i) ? batchSize : 1.0;
-            uniformDivisor &= layer.dividedByBatch().get(i);
-            double norm = g.norm2Number().doubleValue() / divisor;
-            long bad = Double.isFinite(norm) ? 0 : countNonFinite(g);
+            double norm;
+            double max;
+            boolean fast = direct && gradientMemory.covers(g);
+            if (fast) {
+                norm = Math.sqrt(gradientMemory.sumOfSquaresAndMax(g.offset(), g.length())) / divisor;
+                max = gradientMemory.lastMaxAbs() / divisor;
+            } else {
+                norm = g.norm2Number().doubleValue() / divisor;
+                max = g.amaxNumber().doubleValue() / divisor;
+            }
+            long bad = 0;
+            if (!Double.isFinite(norm)) {
+                bad = fast ? gradientMemory.nonFinite(g.offset(), g.length()) : countNonFinite(g);
+            }
             params.add(new ParamStats(key, norm, bad));
             squares += norm * norm;
+            if (max > maxAbs) {
+                maxAbs = max;
+            }
             nonFinite += bad;
         }
-        double maxAbs = uniformDivisor
-                ? layer.layer().getGradientsViewArray().amaxNumber().doubleValue() / batchSize
-                : maxAbsPerParam(layer, gradients, batchSize);
         return new LayerStats(layer.name(), Math.sqrt(squares), maxAbs, nonFinite, Double.NaN, params);
-    }
-
-    private static double maxAbsPerParam(ProbedLayer layer, Map<String, INDArray> gradients, int batchSize) {
-        double max = 0;
-        for (int i = 0; i < layer.params().size(); i++) {
-            INDArray g = gradients.get(layer.gradientKeyPrefix() + "_" + layer.params().get(i));
-            if (g != null) {
-                double divisor = layer.dividedByBatch().get(i) ? batchSize : 1.0;
-                max = Math.max(max, g.amaxNumber().doubleValue() / divisor);
-            }
-        }
-        return max;
     }
 
     /** Counts NaN and infinite values; only called when a norm already showed that some exist. */
@@ -190,13 +218,21 @@ public final class GradientProbe extends BaseTrainingListener {
         if (pendingLayers == null) {
             return; // an iteration without gradients (e.g. a listener attached mid-fit)
         }
-        List<LayerStats> complete = new ArrayList<>(pendingLayers.size());
-        for (int i = 0; i < layers.size(); i++) {
-            complete.add(pendingLayers.get(i).withUpdateRatio(updateRatio(layers.get(i).layer())));
+        List<LayerStats> complete = pendingLayers;
+        if (updateRatioEvery > 0 && iteration % updateRatioEvery == 0) {
+            // After the step DL4J's gradient view holds the update it just subtracted from the parameters (the
+            // updater transforms the gradient in place), so the ratio needs no copy of the old parameters.
+            boolean direct = gradientMemory.load(m.getGradientsViewArray()) && paramMemory.load(m.params());
+            complete = new ArrayList<>(pendingLayers.size());
+            for (int i = 0; i < layers.size(); i++) {
+                complete.add(pendingLayers.get(i)
+                        .withUpdateRatio(updateRatio(layers.get(i), pendingViews.get(i), direct)));
+            }
         }
         StepStats step = new StepStats(iteration, epoch, pendingBatchSize, m.score(),
                 learningRate(iteration, epoch), pendingGlobalNorm, pendingMaxAbs, pendingNonFinite, complete);
         pendingLayers = null;
+        pendingViews = null;
         last = step;
         for (StepObserver o : observers) {
             o.onStep(step);
@@ -204,10 +240,27 @@ public final class GradientProbe extends BaseTrainingListener {
     }
 
     /**
-     * After the step DL4J's gradient view holds the update it just subtracted from the parameters (the updater
-     * transforms the gradient in place), so the ratio needs no copy of the old parameters.
+     * DL4J lays out a network's flattened parameters and gradients identically, so each gradient view's offset is
+     * also the offset of its parameter.
      */
-    private static double updateRatio(Layer layer) {
+    private double updateRatio(ProbedLayer layer, INDArray[] views, boolean direct) {
+        double update = 0;
+        double param = 0;
+        for (INDArray v : views) {
+            if (v == null) {
+                continue;
+            }
+            if (direct && gradientMemory.covers(v)) {
+                update += gradientMemory.sumOfSquares(v.offset(), v.length());
+                param += paramMemory.sumOfSquares(v.offset(), v.length());
+            } else {
+                return fallbackUpdateRatio(layer.layer());
+            }
+        }
+        return param == 0 ? Double.NaN : Math.sqrt(update) / Math.sqrt(param);
+    }
+
+    private static double fallbackUpdateRatio(Layer layer) {
         double paramNorm = layer.params().norm2Number().doubleValue();
         if (paramNorm == 0) {
             return Double.NaN;

@@ -10,7 +10,8 @@ import java.util.List;
  * @param maxAbs      largest absolute batch-averaged gradient value in the layer
  * @param nonFinite   number of NaN or infinite gradient values in the layer
  * @param updateRatio L2 norm of the update the updater applied divided by the L2 norm of the layer's parameters
- *                    after the update; NaN until the update is known (and for layers whose parameters are all zero)
+ *                    after the update; NaN on steps where it is not sampled (see
+ *                    {@link GradientProbe#updateRatioEvery}) and for layers whose parameters are all zero
  * @param params      per-parameter statistics in DL4J's parameter order
  */
 public record LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,

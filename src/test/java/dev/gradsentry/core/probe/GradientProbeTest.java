@@ -212,6 +212,45 @@ class GradientProbeTest {
         assertTrue(s.layers().stream().allMatch(l -> Double.isFinite(l.norm()) && l.norm() > 0));
     }
 
+    /** The probe reads native memory directly; ND4J's own reductions on the same gradients must agree. */
+    @Test
+    void directMemoryReadsAgreeWithNd4jReductionsOnAFloatNetwork() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(4).dataType(DataType.FLOAT).updater(new Adam(0.01)).list()
+                .layer(new LSTM.Builder().nIn(3).nOut(6).build())
+                .layer(new LastTimeStep(new SimpleRnn.Builder().nIn(6).nOut(5).build()))
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(5).nOut(4)
+                        .activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        GradientProbe probe = GradientProbe.attach(net);
+        java.util.Map<String, double[]> nd4j = new java.util.HashMap<>();
+        net.addListeners(new org.deeplearning4j.optimize.api.BaseTrainingListener() {
+            @Override
+            public void onGradientCalculation(org.deeplearning4j.nn.api.Model m) {
+                m.gradient().gradientForVariable().forEach((k, g) -> nd4j.put(k,
+                        new double[] {g.norm2Number().doubleValue() / 7, g.amaxNumber().doubleValue() / 7}));
+            }
+        });
+        INDArray labels = Nd4j.zeros(DataType.FLOAT, 7, 4);
+        for (int i = 0; i < 7; i++) {
+            labels.putScalar(i, i % 4, 1);
+        }
+        net.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 7, 3, 9), labels));
+        StepStats s = probe.lastStep();
+        int index = 0;
+        for (LayerStats l : s.layers()) {
+            double layerMax = 0;
+            for (ParamStats p : l.params()) {
+                double[] expected = nd4j.get(index + "_" + p.param());
+                assertEquals(expected[0], p.norm(), expected[0] * 1e-5, l.layer() + "/" + p.param());
+                layerMax = Math.max(layerMax, expected[1]);
+            }
+            assertEquals(layerMax, l.maxAbs(), layerMax * 1e-6, l.layer());
+            index++;
+        }
+    }
+
     @Test
     void attachesToAComputationGraphByVertexName() {
         ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder()

@@ -1,0 +1,20 @@
+package dev.gradsentry.training;
+
+import java.time.Duration;
+
+/**
+ * Service-wide settings every run uses, as opposed to the per-run {@link RunSpec}.
+ *
+ * @param progressInterval how often a run logs a progress line
+ * @param updateRatioEvery the probe computes update/parameter ratios on every n-th step (0 never)
+ */
+public record RunSettings(Duration progressInterval, int updateRatioEvery) {
+    public RunSettings {
+        if (progressInterval.isNegative() || progressInterval.isZero()) {
+            throw new IllegalArgumentException("progressInterval must be positive");
+        }
+        if (updateRatioEvery < 0) {
+            throw new IllegalArgumentException("updateRatioEvery must be >= 0");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.gradsentry.api;
+
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+
+import java.time.Duration;
+
+import static io.restassured.RestAssured.given;
+
+/** Starts runs through the REST API and waits for them, every wait bounded. */
+final class Runs {
+
+    private Runs() {
+    }
+
+    static String start(String body) {
+        return given().contentType(ContentType.JSON).body(body)
+                .when().post("/api/runs")
+                .then().statusCode(201)
+                .extract().path("id");
+    }
+
+    /** Polls the run until it leaves {@code running}; fails after {@code timeout}. */
+    static JsonPath awaitEnd(String id, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonPath run = given().when().get("/api/runs/" + id).then().statusCode(200).extract().jsonPath();
+            if (!"running".equals(run.getString("state"))) {
+                return run;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("run " + id + " still running after " + timeout);
+    }
+
+    /** Stops whatever run is active so that a test can start its own. */
+    static void stopActive() {
+        var current = given().when().get("/api/runs/current");
+        if (current.statusCode() == 200 && "running".equals(current.jsonPath().getString("state"))) {
+            given().when().delete("/api/runs/" + current.jsonPath().getString("id")).then().statusCode(200);
+        }
+    }
+}

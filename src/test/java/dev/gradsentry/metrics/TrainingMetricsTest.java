@@ -1,0 +1,134 @@
+package dev.gradsentry.metrics;
+
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.ParamStats;
+import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.training.Evaluation;
+import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.RunState;
+import dev.gradsentry.training.WorkloadKind;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainingMetricsTest {
+
+    private SimpleMeterRegistry registry;
+    private TrainingMetrics metrics;
+
+    @BeforeEach
+    void bind() {
+        registry = new SimpleMeterRegistry();
+        metrics = new TrainingMetrics();
+        metrics.bindTo(registry);
+    }
+
+    private static StepStats step(long iteration, double loss, String... layers) {
+        List<LayerStats> list = new java.util.ArrayList<>();
+        double global = 0;
+        for (int i = 0; i < layers.length; i++) {
+            double norm = i + 1.5;
+            list.add(new LayerStats(layers[i], norm, norm / 2, 0, 0.001 * (i + 1),
+                    List.of(new ParamStats("W", norm * 0.8, 0), new ParamStats("b", norm * 0.6, 0))));
+            global += norm * norm;
+        }
+        return new StepStats(iteration, 0, 32, loss, 0.1, Math.sqrt(global), 2.0, 0, list);
+    }
+
+    private double gauge(String name, String... tags) {
+        return registry.get(name).tags(tags).gauge().value();
+    }
+
+    @Test
+    void everyMeterHasADescription() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        metrics.onStep(step(0, 1.0, "0_dense", "1_output"));
+        for (Meter m : registry.getMeters()) {
+            String name = m.getId().getName();
+            boolean derivedBySimpleRegistry = name.endsWith(".histogram")
+                    && registry.find(name.substring(0, name.length() - ".histogram".length())).meter() != null;
+            if (derivedBySimpleRegistry) {
+                continue; // SimpleMeterRegistry's bucket view of a summary or timer, absent from Prometheus
+            }
+            assertNotNull(m.getId().getDescription(), m.getId().getName());
+            assertTrue(m.getId().getName().startsWith("gradsentry."), m.getId().getName());
+        }
+    }
+
+    @Test
+    void gaugesReadTheLatestStep() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        assertTrue(Double.isNaN(gauge(TrainingMetrics.LOSS)));
+        metrics.onStep(step(0, 2.5, "0_dense", "1_output"));
+        metrics.onStep(step(1, 1.25, "0_dense", "1_output"));
+        assertEquals(1.25, gauge(TrainingMetrics.LOSS));
+        assertEquals(2.0, gauge(TrainingMetrics.RUN_STEP));
+        assertEquals(2.5, gauge(TrainingMetrics.LAYER_NORM, "layer", "1_output"));
+        assertEquals(2.5 * 0.8, gauge(TrainingMetrics.PARAM_NORM, "layer", "1_output", "param", "W"));
+        assertEquals(0.002, gauge(TrainingMetrics.LAYER_UPDATE_RATIO, "layer", "1_output"));
+        assertEquals(Math.sqrt(1.5 * 1.5 + 2.5 * 2.5), gauge(TrainingMetrics.GLOBAL_NORM), 1e-12);
+        assertEquals(2.0, registry.get(TrainingMetrics.STEPS).counter().count());
+        assertEquals(2, registry.get(TrainingMetrics.GLOBAL_NORM_HISTOGRAM).summary().count());
+    }
+
+    @Test
+    void nonFiniteStepsAreCountedAndKeptOutOfTheHistogram() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        StepStats ok = step(0, 1.0, "0_dense");
+        StepStats bad = new StepStats(1, 0, 32, Double.NaN, 0.1, Double.NaN, Double.NaN, 3, ok.layers());
+        metrics.onStep(ok);
+        metrics.onStep(bad);
+        assertEquals(1.0, registry.get(TrainingMetrics.NONFINITE_STEPS).counter().count());
+        assertEquals(1, registry.get(TrainingMetrics.GLOBAL_NORM_HISTOGRAM).summary().count());
+    }
+
+    @Test
+    void aRunWithOtherLayersReplacesTheLayerSeries() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        metrics.onStep(step(0, 1.0, "0_dense", "1_dense", "2_output"));
+        metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.FASHION_RNN));
+        metrics.onStep(step(0, 1.0, "0_lstm", "1_output"));
+        assertNull(registry.find(TrainingMetrics.LAYER_NORM).tag("layer", "0_dense").gauge());
+        assertNull(registry.find(TrainingMetrics.PARAM_NORM).tag("layer", "2_output").gauge());
+        assertNotNull(registry.find(TrainingMetrics.LAYER_NORM).tag("layer", "0_lstm").gauge());
+        assertEquals(2, registry.find(TrainingMetrics.LAYER_NORM).gauges().size());
+        assertEquals(4, registry.find(TrainingMetrics.PARAM_NORM).gauges().size());
+    }
+
+    @Test
+    void runIdentityIsOneInfoSeriesAtATime() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.ADDING));
+        var infos = registry.find(TrainingMetrics.RUN_INFO).gauges();
+        assertEquals(1, infos.size());
+        assertEquals("r2", infos.iterator().next().getId().getTag("run"));
+        assertEquals("adding", infos.iterator().next().getId().getTag("workload"));
+        for (Meter m : registry.getMeters()) {
+            if (!m.getId().getName().equals(TrainingMetrics.RUN_INFO)) {
+                assertNull(m.getId().getTag("run"), m.getId().getName() + " must not carry the run id");
+            }
+        }
+    }
+
+    @Test
+    void runStateIsOneHotAndEvaluationsArePerMetric() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        assertEquals(1.0, gauge(TrainingMetrics.RUN_STATE, "state", "running"));
+        metrics.evaluated(new Evaluation("accuracy", 0.75, 100));
+        metrics.runEnded("r1", RunState.FINISHED);
+        assertEquals(0.0, gauge(TrainingMetrics.RUN_STATE, "state", "running"));
+        assertEquals(1.0, gauge(TrainingMetrics.RUN_STATE, "state", "finished"));
+        assertEquals(0.75, gauge(TrainingMetrics.EVALUATION, "metric", "accuracy"));
+        assertTrue(Double.isNaN(gauge(TrainingMetrics.EVALUATION, "metric", "mse")));
+        assertFalse(registry.getMeters().isEmpty());
+    }
+}
