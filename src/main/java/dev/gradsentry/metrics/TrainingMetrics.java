@@ -252,31 +252,33 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     }
 
     /** The layer and parameter names the registered gauges stand for, to notice when a run changes them. */
-    private record LayerIndex(List<String> names) {
-        static final LayerIndex EMPTY = new LayerIndex(List.of());
+    private record LayerIndex(List<String> layers, List<List<String>> params) {
+        static final LayerIndex EMPTY = new LayerIndex(List.of(), List.of());
 
         static LayerIndex of(StepStats step) {
-            List<String> names = new ArrayList<>();
-            for (LayerStats l : step.layers()) {
-                names.add(l.layer());
-                l.params().forEach(p -> names.add(l.layer() + "/" + p.param()));
-            }
-            return new LayerIndex(List.copyOf(names));
+            return new LayerIndex(step.layers().stream().map(LayerStats::layer).toList(),
+                    step.layers().stream().map(l -> l.params().stream().map(ParamStats::param).toList()).toList());
         }
 
+        /** Called every step: compares names in place, without building any. */
         boolean matches(StepStats step) {
-            int i = 0;
-            for (LayerStats l : step.layers()) {
-                if (i >= names.size() || !names.get(i++).equals(l.layer())) {
+            List<LayerStats> stepLayers = step.layers();
+            if (stepLayers.size() != layers.size()) {
+                return false;
+            }
+            for (int i = 0; i < layers.size(); i++) {
+                LayerStats l = stepLayers.get(i);
+                List<String> names = params.get(i);
+                if (!l.layer().equals(layers.get(i)) || l.params().size() != names.size()) {
                     return false;
                 }
-                for (ParamStats p : l.params()) {
-                    if (i >= names.size() || !names.get(i++).equals(l.layer() + "/" + p.param())) {
+                for (int j = 0; j < names.size(); j++) {
+                    if (!l.params().get(j).param().equals(names.get(j))) {
                         return false;
                     }
                 }
             }
-            return i == names.size();
+            return true;
         }
     }
 }

@@ -149,18 +149,19 @@ public final class TrainingRun implements Runnable {
                 + ", recurrent gain " + spec.recurrentGain() + ")";
     }
 
-    /** Logs a progress line at most once per interval, and always for the first step. */
+    /** Logs a progress line once per interval; the first comes one interval after the start. */
     private final class Progress {
         private final long startNanos;
         private long lastLogNanos;
 
         Progress(long startNanos) {
             this.startNanos = startNanos;
+            this.lastLogNanos = startNanos;
         }
 
         void maybeLog(long step, StepStats last, Evaluation evaluation) {
             long now = System.nanoTime();
-            if (step != 1 && now - lastLogNanos < settings.progressInterval().toNanos()) {
+            if (now - lastLogNanos < settings.progressInterval().toNanos()) {
                 return;
             }
             lastLogNanos = now;
