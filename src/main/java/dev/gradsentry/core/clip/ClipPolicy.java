@@ -32,4 +32,16 @@ public interface ClipPolicy {
 
     /** A policy with the same settings and fresh history. */
     ClipPolicy copy();
+
+    /**
+     * Called instead of {@link #decide} for a step the guard skips because it held NaN or infinite values; a policy
+     * that reacts to trouble (adaptive) arms itself here.
+     */
+    default void onSkippedStep(Signal signal) {
+    }
+
+    /** The change of clipping state made by the last {@link #decide} or {@link #onSkippedStep}, if any. */
+    default ClipChange lastChange() {
+        return null;
+    }
 }

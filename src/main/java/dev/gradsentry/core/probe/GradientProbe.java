@@ -55,6 +55,9 @@ public final class GradientProbe extends BaseTrainingListener {
     private int pendingBatchSize;
     private StepStats last;
     private int updateRatioEvery = DEFAULT_UPDATE_RATIO_EVERY;
+    private GradientInterceptor interceptor;
+    private GradientEdit pendingEdit;
+    private final java.util.Map<Long, Double> injections = new java.util.HashMap<>();
 
     private GradientProbe(Model model, List<ProbedLayer> layers) {
         this.model = model;
@@ -133,6 +136,21 @@ public final class GradientProbe extends BaseTrainingListener {
         return this;
     }
 
+    /** Sets the hook that may edit each step's gradient before the update (the guard); null removes it. */
+    public GradientProbe intercept(GradientInterceptor hook) {
+        interceptor = hook;
+        return this;
+    }
+
+    /**
+     * Test hook: multiplies the raw gradient of the step with DL4J iteration {@code iteration} by {@code factor}
+     * before anything measures it. {@code Double.NaN} turns every gradient value into NaN; 1e3 makes a spike.
+     */
+    public GradientProbe injectAt(long iteration, double factor) {
+        injections.put(iteration, factor);
+        return this;
+    }
+
     /** Display names of the probed (trainable) layers, in parameter order. */
     public List<String> layerNames() {
         return layers.stream().map(ProbedLayer::name).toList();
@@ -145,6 +163,10 @@ public final class GradientProbe extends BaseTrainingListener {
 
     @Override
     public void onGradientCalculation(Model m) {
+        Double injected = injections.isEmpty() ? null : injections.remove((long) NetworkState.iterationCount(m));
+        if (injected != null) {
+            m.getGradientsViewArray().muli(injected);
+        }
         Map<String, INDArray> gradients = m.gradient().gradientForVariable();
         boolean direct = gradientMemory.load(m.getGradientsViewArray());
         int batchSize = Math.max(1, (int) m.batchSize());
@@ -168,6 +190,21 @@ public final class GradientProbe extends BaseTrainingListener {
         pendingMaxAbs = maxAbs;
         pendingNonFinite = nonFinite;
         pendingBatchSize = batchSize;
+        pendingEdit = null;
+        if (interceptor != null) {
+            int iteration = NetworkState.iterationCount(m);
+            StepStats measuredStep = new StepStats(iteration, epochCount(m), batchSize, m.score(),
+                    learningRate(iteration, epochCount(m)), pendingGlobalNorm, maxAbs, nonFinite, measured);
+            pendingEdit = new GradientEdit(m, layers, gradients, batchSize);
+            interceptor.beforeUpdate(measuredStep, pendingEdit);
+        }
+    }
+
+    private static int epochCount(Model m) {
+        if (m instanceof MultiLayerNetwork net) {
+            return net.getEpochCount();
+        }
+        return m instanceof ComputationGraph graph ? graph.getConfiguration().getEpochCount() : 0;
     }
 
     private LayerStats measure(ProbedLayer layer, Map<String, INDArray> gradients, int batchSize, boolean direct,
@@ -218,8 +255,13 @@ public final class GradientProbe extends BaseTrainingListener {
         if (pendingLayers == null) {
             return; // an iteration without gradients (e.g. a listener attached mid-fit)
         }
+        NetworkState restore = pendingEdit == null ? null : pendingEdit.restoreTarget();
+        pendingEdit = null;
+        if (restore != null) {
+            restore.restoreInIterationDone(m);
+        }
         List<LayerStats> complete = pendingLayers;
-        if (updateRatioEvery > 0 && iteration % updateRatioEvery == 0) {
+        if (restore == null && updateRatioEvery > 0 && iteration % updateRatioEvery == 0) {
             // After the step DL4J's gradient view holds the update it just subtracted from the parameters (the
             // updater transforms the gradient in place), so the ratio needs no copy of the old parameters.
             boolean direct = gradientMemory.load(m.getGradientsViewArray()) && paramMemory.load(m.params());
@@ -234,6 +276,9 @@ public final class GradientProbe extends BaseTrainingListener {
         pendingLayers = null;
         pendingViews = null;
         last = step;
+        if (interceptor != null) {
+            interceptor.afterUpdate(step, restore != null);
+        }
         for (StepObserver o : observers) {
             o.onStep(step);
         }

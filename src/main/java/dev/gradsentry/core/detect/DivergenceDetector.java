@@ -1,0 +1,70 @@
+package dev.gradsentry.core.detect;
+
+/**
+ * Flags a diverging loss: the loss stayed at least {@code factor} times the mean of its recent healthy window for
+ * {@code patience} consecutive steps. A single noisy minibatch does not trip it; a loss that blew up and stays up
+ * does. Diverging steps do not enter the window. It judges from the first loss on: an SGD step that is far too large
+ * wrecks a network on its very first update.
+ */
+public final class DivergenceDetector {
+
+    private final double factor;
+    private final int patience;
+    private final double[] window;
+    private int size;
+    private int next;
+    private double sum;
+    private int above;
+
+    /**
+     * @param factor   how many times the window mean counts as diverging (default 3)
+     * @param patience consecutive steps above it before the verdict (default 3)
+     * @param window   healthy losses remembered (default 50)
+     */
+    public DivergenceDetector(double factor, int patience, int window) {
+        if (!(factor > 1) || patience < 1 || window < 1) {
+            throw new IllegalArgumentException("divergence detector needs factor > 1, patience >= 1, window >= 1; got "
+                    + factor + ", " + patience + ", " + window);
+        }
+        this.factor = factor;
+        this.patience = patience;
+        this.window = new double[window];
+    }
+
+    public static DivergenceDetector defaults() {
+        return new DivergenceDetector(3.0, 3, 50);
+    }
+
+    /** Whether the run is diverging as of this (finite) loss. */
+    public boolean observe(double loss) {
+        if (size >= 1 && loss >= factor * (sum / size)) {
+            above++;
+            return above >= patience;
+        }
+        above = 0;
+        if (size == window.length) {
+            sum -= window[next];
+        } else {
+            size++;
+        }
+        window[next] = loss;
+        sum += loss;
+        next = (next + 1) % window.length;
+        return false;
+    }
+
+    /** Mean of the healthy window, NaN before any loss was seen. */
+    public double windowMean() {
+        return size == 0 ? Double.NaN : sum / size;
+    }
+
+    /** Consecutive steps above the window so far; 0 on a healthy step. */
+    public int streak() {
+        return above;
+    }
+
+    /** Clears the count of steps above the window, e.g. after a rollback; the healthy window is kept. */
+    public void clearStreak() {
+        above = 0;
+    }
+}

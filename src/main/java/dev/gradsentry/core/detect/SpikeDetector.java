@@ -1,0 +1,146 @@
+package dev.gradsentry.core.detect;
+
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.StepStats;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Flags a gradient-norm spike: a step whose global norm, or the norm of any layer, is far above its own recent range.
+ *
+ * <p>The rule follows ZClip and OLMo-core: an exponential moving mean and variance of the <em>log</em> norm (norms
+ * span orders of magnitude, so their logs are closer to normal), a z-score against them, and a threshold. A spike
+ * must also be at least {@code minRatio} times the moving (geometric) mean, so that a very steady run does not flag a
+ * 10% wobble as many sigmas. Until {@code warmup} steps have been seen, a step is a spike when it is {@code minRatio
+ * * 5} times the median of the steps before it (from the second step on): explosions often happen in the first
+ * handful of steps, before any statistics exist. Spikes do not update the statistics, so one explosion cannot teach
+ * the detector that explosions are normal.
+ */
+public final class SpikeDetector {
+
+    public static final String GLOBAL = "global";
+
+    private final double zThreshold;
+    private final double minRatio;
+    private final int warmup;
+    private final double alpha;
+    private final Map<String, Moments> moments = new HashMap<>();
+
+    /**
+     * @param zThreshold z-score of the log norm above which a step is a spike (default 4)
+     * @param minRatio   a spike must also exceed the moving geometric mean by this factor (default 2)
+     * @param warmup     steps before z-scores are used (default 20)
+     * @param alpha      EMA decay of the statistics (default 0.95)
+     */
+    public SpikeDetector(double zThreshold, double minRatio, int warmup, double alpha) {
+        if (!(zThreshold > 0) || !(minRatio >= 1) || warmup < 2 || !(alpha > 0 && alpha < 1)) {
+            throw new IllegalArgumentException("spike detector needs zThreshold > 0, minRatio >= 1, warmup >= 2, "
+                    + "0 < alpha < 1; got " + zThreshold + ", " + minRatio + ", " + warmup + ", " + alpha);
+        }
+        this.zThreshold = zThreshold;
+        this.minRatio = minRatio;
+        this.warmup = warmup;
+        this.alpha = alpha;
+    }
+
+    public static SpikeDetector defaults() {
+        return new SpikeDetector(4.0, 2.0, 20, 0.95);
+    }
+
+    /** The verdict for one finite step: the largest score and where it was. Updates the statistics unless spiking. */
+    public Result observe(StepStats step) {
+        Result worst = score(GLOBAL, step.globalNorm());
+        for (LayerStats l : step.layers()) {
+            Result r = score(l.layer(), l.norm());
+            if (r.spike() && (!worst.spike() || r.score() > worst.score())) {
+                worst = r;
+            } else if (!worst.spike() && r.score() > worst.score()) {
+                worst = r;
+            }
+        }
+        if (!worst.spike()) {
+            moments.get(GLOBAL).add(step.globalNorm());
+            for (LayerStats l : step.layers()) {
+                moments.get(l.layer()).add(l.norm());
+            }
+        }
+        return worst;
+    }
+
+    private Result score(String key, double norm) {
+        Moments m = moments.computeIfAbsent(key, k -> new Moments());
+        if (!(norm > 0) || !Double.isFinite(norm)) {
+            return new Result(false, Double.NaN, key, Double.NaN);
+        }
+        double log = Math.log(norm);
+        if (m.count < warmup) {
+            if (m.count == 0) {
+                return new Result(false, Double.NaN, key, Double.NaN);
+            }
+            double median = m.warmupMedian();
+            boolean spike = norm > minRatio * 5 * median;
+            return new Result(spike, norm / median, key, norm / median);
+        }
+        double std = Math.sqrt(m.var);
+        double z = std > 0 ? (log - m.mean) / std : 0;
+        boolean spike = z > zThreshold && log - m.mean > Math.log(minRatio);
+        return new Result(spike, z, key, Math.exp(log - m.mean));
+    }
+
+    /** Forgets everything seen, e.g. after a rollback to an earlier state. */
+    public void reset() {
+        moments.clear();
+    }
+
+    /**
+     * @param spike whether the step is a spike
+     * @param score z-score of the log norm (during warm-up: the ratio to the median), NaN when unknown
+     * @param where the layer name, or {@link #GLOBAL}
+     * @param ratio the norm divided by its recent scale (geometric mean, or the warm-up median)
+     */
+    public record Result(boolean spike, double score, String where, double ratio) {
+    }
+
+    private final class Moments {
+        private final double[] warm = new double[warmup];
+        private int count;
+        private double mean;
+        private double var;
+
+        void add(double norm) {
+            if (!(norm > 0) || !Double.isFinite(norm)) {
+                return;
+            }
+            double log = Math.log(norm);
+            if (count < warmup) {
+                warm[count++] = norm;
+                if (count == warmup) {
+                    double sum = 0;
+                    for (double v : warm) {
+                        sum += Math.log(v);
+                    }
+                    mean = sum / warmup;
+                    double sq = 0;
+                    for (double v : warm) {
+                        sq += (Math.log(v) - mean) * (Math.log(v) - mean);
+                    }
+                    var = sq / warmup;
+                }
+                return;
+            }
+            double delta = log - mean;
+            mean += (1 - alpha) * delta;
+            var = alpha * (var + (1 - alpha) * delta * delta);
+            count++;
+        }
+
+        double warmupMedian() {
+            double[] sorted = Arrays.copyOf(warm, count);
+            Arrays.sort(sorted);
+            int n = sorted.length;
+            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        }
+    }
+}

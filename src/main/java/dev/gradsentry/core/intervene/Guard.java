@@ -1,0 +1,351 @@
+package dev.gradsentry.core.intervene;
+
+import dev.gradsentry.core.clip.AdaptiveClip;
+import dev.gradsentry.core.clip.ClipChange;
+import dev.gradsentry.core.clip.ClipDecision;
+import dev.gradsentry.core.clip.ClipPolicy;
+import dev.gradsentry.core.detect.DivergenceDetector;
+import dev.gradsentry.core.detect.Signal;
+import dev.gradsentry.core.detect.SpikeDetector;
+import dev.gradsentry.core.probe.GradientEdit;
+import dev.gradsentry.core.probe.GradientInterceptor;
+import dev.gradsentry.core.probe.GradientProbe;
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.NetworkState;
+import dev.gradsentry.core.probe.ParamStats;
+import dev.gradsentry.core.probe.StepStats;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The intervention engine: reads each step's measurement before DL4J's update, decides, acts, and audits.
+ *
+ * <p>Per step, in order: a NaN or infinite loss means the last update already corrupted the weights, so the network
+ * is rolled back to the last good state and the learning rate backed off; a NaN or infinite gradient means this update
+ * would corrupt them, so the step is skipped (weights, updater state and iteration counter stay bitwise as they were);
+ * a diverging loss is rolled back like a non-finite one; an extreme spike is skipped; otherwise the clipping policy
+ * decides and the guard applies its decision. Every {@code snapshotEvery} healthy steps the state is kept as the last
+ * good one. After {@code maxRecoveries} rollbacks within {@code recoveryWindow} steps the guard gives up: it restores
+ * the last good state and reports {@link #paused()}, and the caller stops training.
+ *
+ * <p>Lifecycle: {@link #protect} attaches a probe and a guard to a network in one call; policy and mode changes from
+ * other threads take effect at the next step. Every action goes to the {@link InterventionListener}s.
+ */
+public final class Guard implements GradientInterceptor {
+
+    private final Model model;
+    private final String run;
+    private final Clock clock;
+    private final List<InterventionListener> listeners = new CopyOnWriteArrayList<>();
+
+    private volatile ClipPolicy requestedPolicy;
+    private volatile String requestedReason;
+    private volatile GuardSettings settings;
+    private ClipPolicy policy;
+    private SpikeDetector spikes;
+    private DivergenceDetector divergence;
+
+    private NetworkState lastGood;
+    private NetworkState candidate;
+    private long step;
+    private long healthySinceSnapshot;
+    private long healthyStreak;
+    private double baseLearningRate = Double.NaN;
+    private double pendingLearningRate = Double.NaN;
+    private final Deque<Long> recoveries = new ArrayDeque<>();
+    private volatile boolean paused;
+    private volatile ClipDecision lastDecision = new ClipDecision.None();
+    private volatile boolean lastClipped;
+    private boolean lastSpike;
+
+    public Guard(Model model, String run, ClipPolicy policy, GuardSettings settings, Clock clock) {
+        this.model = model;
+        this.run = run;
+        this.policy = policy;
+        this.settings = settings;
+        this.clock = clock;
+        this.spikes = new SpikeDetector(settings.spikeZ(), 2.0, settings.spikeWarmup(), 0.95);
+        this.divergence = new DivergenceDetector(settings.divergenceFactor(), settings.divergencePatience(), 50);
+        this.lastGood = NetworkState.capture(model);
+    }
+
+    /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised network. */
+    public static Guard protect(MultiLayerNetwork network) {
+        Guard guard = new Guard(network, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
+        GradientProbe.attach(network).intercept(guard);
+        return guard;
+    }
+
+    /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised graph. */
+    public static Guard protect(ComputationGraph graph) {
+        Guard guard = new Guard(graph, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
+        GradientProbe.attach(graph).intercept(guard);
+        return guard;
+    }
+
+    public Guard addListener(InterventionListener listener) {
+        listeners.add(listener);
+        return this;
+    }
+
+    /** Replaces the clipping policy from the next step on; audited as a {@code policy-change}. */
+    public void changePolicy(ClipPolicy next, String reason) {
+        requestedReason = reason;
+        requestedPolicy = next;
+    }
+
+    public void changeSettings(GuardSettings next) {
+        settings = next;
+    }
+
+    public GuardSettings settings() {
+        return settings;
+    }
+
+    public ClipPolicy policy() {
+        ClipPolicy requested = requestedPolicy;
+        return requested != null ? requested : policy;
+    }
+
+    /** True once the guard gave up on the run; the network then holds the last good state. */
+    public boolean paused() {
+        return paused;
+    }
+
+    /** The clipping decision of the last step (for the threshold gauges). */
+    public ClipDecision lastDecision() {
+        return lastDecision;
+    }
+
+    /** Whether the last step's gradient was actually clipped. */
+    public boolean lastClipped() {
+        return lastClipped;
+    }
+
+    @Override
+    public void beforeUpdate(StepStats measured, GradientEdit edit) {
+        ClipPolicy requested = requestedPolicy;
+        if (requested != null) {
+            requestedPolicy = null;
+            emit("policy-change", requestedReason, Double.NaN, Double.NaN, Double.NaN, null, true, requested);
+            policy = requested;
+        }
+        GuardSettings s = settings;
+        lastClipped = false;
+        lastSpike = false;
+        if (s.mode() == GuardMode.OFF) {
+            lastDecision = new ClipDecision.None();
+            return;
+        }
+        boolean act = s.mode() == GuardMode.AUTO;
+        if (!Double.isFinite(measured.loss())) {
+            policy.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+            audit(policy.lastChange(), act, measured.loss());
+            rollback(edit, "non-finite-loss", measured.loss(), act);
+            return;
+        }
+        if (measured.nonFinite() > 0 || !Double.isFinite(measured.globalNorm())) {
+            policy.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+            audit(policy.lastChange(), act, measured.globalNorm());
+            emit("skip", "non-finite-gradient", measured.nonFinite(), Double.NaN, Double.NaN, null, act, policy);
+            if (act) {
+                edit.skip("non-finite-gradient");
+            }
+            return;
+        }
+        SpikeDetector.Result spike = spikes.observe(measured);
+        lastSpike = spike.spike();
+        boolean diverging = divergence.observe(measured.loss());
+        if (diverging) {
+            divergence.clearStreak();
+            rollback(edit, "divergence", measured.loss(), act);
+            return;
+        }
+        Signal signal = new Signal(false, spike.spike(), spike.score(), spike.spike() ? spike.where() : null, false);
+        ClipDecision decision = policy.decide(measured, signal);
+        audit(policy.lastChange(), act, spike.spike() ? spike.ratio() : Double.NaN);
+        lastDecision = decision;
+        if (spike.spike() && spike.ratio() > s.extremeSpikeRatio()) {
+            emit("skip", "spike", spike.ratio(), Double.NaN, Double.NaN, spike.where(), act, policy);
+            if (act) {
+                edit.skip("spike");
+            }
+            return;
+        }
+        lastClipped = binding(decision, measured);
+        if (act && lastClipped) {
+            apply(decision, measured, edit);
+        }
+    }
+
+    @Override
+    public void afterUpdate(StepStats done, boolean undone) {
+        step++;
+        GuardSettings s = settings;
+        if (s.mode() == GuardMode.OFF) {
+            return;
+        }
+        if (Double.isNaN(baseLearningRate)) {
+            baseLearningRate = done.learningRate();
+        }
+        if (!Double.isNaN(pendingLearningRate)) {
+            setLearningRate(pendingLearningRate);
+            pendingLearningRate = Double.NaN;
+        }
+        if (undone || !done.finite()) {
+            healthyStreak = 0;
+            return;
+        }
+        if (divergence.streak() > 0 || lastSpike) {
+            healthyStreak = 0;
+            return; // not yet known to be bad, but not good enough to keep either
+        }
+        healthyStreak++;
+        healthySinceSnapshot++;
+        if (healthySinceSnapshot >= s.snapshotEvery()) {
+            // A state becomes the one to roll back to only after another stretch of healthy steps has followed it:
+            // trouble that builds up slowly is then caught before it reaches the kept state.
+            if (candidate != null) {
+                lastGood = candidate;
+            }
+            candidate = NetworkState.captureAfterUpdate(model);
+            healthySinceSnapshot = 0;
+        }
+        if (s.mode() == GuardMode.AUTO && s.lrRestoreAfter() > 0 && healthyStreak >= s.lrRestoreAfter()
+                && done.learningRate() < baseLearningRate) {
+            double restored = Math.min(baseLearningRate, done.learningRate() / s.lrBackoffFactor());
+            setLearningRate(restored);
+            emit("lr-restore", "healthy-stretch", healthyStreak, done.learningRate(), restored, null, true, policy);
+            healthyStreak = 0;
+        }
+    }
+
+    private void rollback(GradientEdit edit, String reason, double measured, boolean act) {
+        GuardSettings s = settings;
+        emit("rollback", reason, measured, Double.NaN, Double.NaN, null, act, policy);
+        if (!act) {
+            return;
+        }
+        edit.restore(lastGood, reason);
+        healthySinceSnapshot = 0;
+        candidate = null;
+        spikes.reset();
+        recoveries.addLast(step);
+        while (!recoveries.isEmpty() && recoveries.peekFirst() <= step - s.recoveryWindow()) {
+            recoveries.removeFirst();
+        }
+        double lr = currentLearningRate();
+        double backedOff = lr * s.lrBackoffFactor();
+        pendingLearningRate = backedOff;
+        emit("lr-backoff", reason, measured, lr, backedOff, null, true, policy);
+        if (recoveries.size() >= s.maxRecoveries()) {
+            paused = true;
+            emit("pause", "recoveries-exhausted", recoveries.size(), Double.NaN, Double.NaN, null, true, policy);
+        }
+    }
+
+    /** Whether applying the decision changes this step's gradient at all. */
+    private static boolean binding(ClipDecision decision, StepStats m) {
+        if (decision instanceof ClipDecision.GlobalNorm g) {
+            return m.globalNorm() > g.threshold();
+        }
+        if (decision instanceof ClipDecision.LayerNorm l) {
+            return m.layers().stream()
+                    .anyMatch(x -> l.thresholds().containsKey(x.layer()) && x.norm() > l.thresholds().get(x.layer()));
+        }
+        if (decision instanceof ClipDecision.ParamNorm p) {
+            return m.layers().stream().flatMap(x -> x.params().stream()).anyMatch(x -> x.norm() > p.threshold());
+        }
+        if (decision instanceof ClipDecision.Value v) {
+            return m.maxAbs() > v.threshold();
+        }
+        return decision instanceof ClipDecision.UnitWise;
+    }
+
+    private static void apply(ClipDecision decision, StepStats m, GradientEdit edit) {
+        if (decision instanceof ClipDecision.GlobalNorm g) {
+            edit.scaleAll(g.threshold() / m.globalNorm());
+        } else if (decision instanceof ClipDecision.LayerNorm l) {
+            for (LayerStats x : m.layers()) {
+                Double t = l.thresholds().get(x.layer());
+                if (t != null && x.norm() > t) {
+                    edit.scaleLayer(x.layer(), t / x.norm());
+                }
+            }
+        } else if (decision instanceof ClipDecision.ParamNorm p) {
+            for (LayerStats x : m.layers()) {
+                for (ParamStats q : x.params()) {
+                    if (q.norm() > p.threshold()) {
+                        edit.scaleParam(x.layer(), q.param(), p.threshold() / q.norm());
+                    }
+                }
+            }
+        } else if (decision instanceof ClipDecision.Value v) {
+            edit.clipValue(v.threshold());
+        } else if (decision instanceof ClipDecision.UnitWise u) {
+            edit.clipUnitWise(u.lambda(), u.eps());
+        }
+    }
+
+    private void audit(ClipChange change, boolean act, double measured) {
+        if (change != null) {
+            emit(change.kind(), change.kind().equals("clip-relax") || change.kind().equals("clip-disable")
+                    ? "healthy-stretch" : "trigger", measured, change.before(), change.after(), change.layer(), act,
+                    policy);
+        }
+    }
+
+    private void emit(String kind, String reason, double measured, double before, double after, String layer,
+                      boolean applied, ClipPolicy p) {
+        Intervention i = new Intervention(clock.instant(), run, step, kind, reason, measured, before, after, layer,
+                applied, p.name(), p.settings());
+        for (InterventionListener l : listeners) {
+            l.onIntervention(i);
+        }
+    }
+
+    private double currentLearningRate() {
+        if (!Double.isNaN(pendingLearningRate)) {
+            return pendingLearningRate;
+        }
+        if (model instanceof MultiLayerNetwork net) {
+            Double lr = net.getLearningRate(0);
+            return lr == null ? Double.NaN : lr;
+        }
+        return baseLearningRate;
+    }
+
+    private void setLearningRate(double lr) {
+        if (!(lr > 0) || !Double.isFinite(lr)) {
+            return;
+        }
+        if (model instanceof MultiLayerNetwork net) {
+            net.setLearningRate(lr);
+        } else if (model instanceof ComputationGraph graph) {
+            graph.setLearningRate(lr);
+        }
+    }
+
+    /** Per-layer thresholds of the current decision, for gauges; empty when not clipping per layer. */
+    public Map<String, Double> layerThresholds() {
+        ClipDecision d = lastDecision;
+        if (d instanceof ClipDecision.LayerNorm l) {
+            return l.thresholds();
+        }
+        if (d instanceof ClipDecision.GlobalNorm g) {
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("global", g.threshold());
+            return m;
+        }
+        return Map.of();
+    }
+}
