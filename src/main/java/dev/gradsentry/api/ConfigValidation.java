@@ -1,7 +1,12 @@
 package dev.gradsentry.api;
 
 import dev.gradsentry.config.GradSentryConfig;
+import dev.gradsentry.core.intervene.GuardMode;
+import dev.gradsentry.core.intervene.GuardSettings;
+import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunSpec;
+
+import java.util.Locale;
 
 /** Checks the {@code gradsentry.*} settings once at startup, so a bad value stops the service with one clear line. */
 final class ConfigValidation {
@@ -16,6 +21,7 @@ final class ConfigValidation {
                 "gradsentry.progress-interval", "must be a positive duration such as 10s");
         require(config.updateRatioEvery() >= 0, "gradsentry.update-ratio-every",
                 "must be >= 0 (0 turns the update ratio off), was " + config.updateRatioEvery());
+        guardPolicy(config);
         require(config.history() >= 1, "gradsentry.history", "must be >= 1, was " + config.history());
         if (config.demo().enabled()) {
             try {
@@ -25,6 +31,33 @@ final class ConfigValidation {
             } catch (RunSpec.InvalidSpecException e) {
                 throw new InvalidConfigException("gradsentry.demo." + kebab(e.field()), e.getMessage());
             }
+        }
+    }
+
+    /** The guard policy the configuration describes; a bad value is reported with its key. */
+    static GuardPolicy guardPolicy(GradSentryConfig config) {
+        GradSentryConfig.GuardConfig g = config.guard();
+        GuardMode mode;
+        try {
+            mode = GuardMode.valueOf(g.mode().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException("gradsentry.guard.mode", "'" + g.mode() + "' is not valid; valid: auto, "
+                    + "observe, off");
+        }
+        GuardSettings settings;
+        try {
+            settings = new GuardSettings(mode, g.snapshotEvery(), g.lrBackoffFactor(), g.lrRestoreAfter(),
+                    g.maxRecoveries(), g.recoveryWindow(), g.extremeSpikeRatio(), g.spikeZ(), g.spikeWarmup(),
+                    g.divergenceFactor(), g.divergencePatience());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException("gradsentry.guard." + kebab(e.getMessage().split(" ")[0]),
+                    e.getMessage());
+        }
+        try {
+            return new GuardPolicy(g.policy(), g.policySettings(), settings);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException(e.getMessage().startsWith("unknown clip policy")
+                    ? "gradsentry.guard.policy" : "gradsentry.guard.policy-settings", e.getMessage());
         }
     }
 

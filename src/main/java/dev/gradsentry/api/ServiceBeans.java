@@ -37,8 +37,10 @@ public class ServiceBeans {
     @Singleton
     RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
         Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
-        RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery());
-        return new RunRegistry(workloads, metrics, settings, config.history(), Clock.systemUTC());
+        RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery(),
+                config.dataDir());
+        return new RunRegistry(workloads, metrics, settings, config.history(), ConfigValidation.guardPolicy(config),
+                Clock.systemUTC());
     }
 
     void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs) {

@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
@@ -40,7 +41,57 @@ public interface GradSentryConfig {
     @WithDefault("20")
     int history();
 
+    /** Where runs keep their files: {@code runs/<id>/interventions.jsonl}. */
+    @WithDefault("data")
+    Path dataDir();
+
     Demo demo();
+
+    GuardConfig guard();
+
+    /** What the guard may do and how: see README, "The guard". */
+    interface GuardConfig {
+        /** {@code auto} acts, {@code observe} only records what it would do, {@code off} does neither. */
+        @WithDefault("auto")
+        String mode();
+
+        /** Clipping policy: none, value, norm, param-norm, global-norm, autoclip, zclip, agc, adaptive. */
+        @WithDefault("adaptive")
+        String policy();
+
+        /** The policy's settings by name, e.g. {@code gradsentry.guard.policy-settings.threshold=0.5}. */
+        Map<String, Double> policySettings();
+
+        @WithDefault("50")
+        int snapshotEvery();
+
+        @WithDefault("0.5")
+        double lrBackoffFactor();
+
+        @WithDefault("0")
+        int lrRestoreAfter();
+
+        @WithDefault("8")
+        int maxRecoveries();
+
+        @WithDefault("1000")
+        int recoveryWindow();
+
+        @WithDefault("1000")
+        double extremeSpikeRatio();
+
+        @WithDefault("4")
+        double spikeZ();
+
+        @WithDefault("20")
+        int spikeWarmup();
+
+        @WithDefault("3")
+        double divergenceFactor();
+
+        @WithDefault("3")
+        int divergencePatience();
+    }
 
     /** The run started at boot, so that one command shows a monitored training run. */
     interface Demo {

@@ -1,5 +1,7 @@
 package dev.gradsentry.metrics;
 
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
@@ -58,6 +60,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     private static final double[] NORM_BUCKETS = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 1e3, 1e4, 1e6};
 
     private final Tags extraTags;
+    private final GuardMetrics guardMetrics;
     private volatile StepStats latest;
     private volatile LayerIndex layerIndex = LayerIndex.EMPTY;
     /** The probe samples update ratios on some steps only; the gauge shows the latest sample per layer. */
@@ -79,11 +82,13 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     /** @param extraTags added to every meter, e.g. a deployment label */
     public TrainingMetrics(Tags extraTags) {
         this.extraTags = extraTags;
+        this.guardMetrics = new GuardMetrics(extraTags);
     }
 
     @Override
     public void bindTo(MeterRegistry registry) {
         this.registry = registry;
+        guardMetrics.bindTo(registry);
         steps = Counter.builder(STEPS).tags(extraTags)
                 .description("Training steps (DL4J iterations) completed").register(registry);
         nonFiniteSteps = Counter.builder(NONFINITE_STEPS).tags(extraTags)
@@ -157,6 +162,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
             }
         }
         latest = step;
+        guardMetrics.onStep(step);
         if (registry == null) {
             return;
         }
@@ -167,6 +173,16 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
         if (Double.isFinite(step.globalNorm())) {
             normHistogram.record(step.globalNorm());
         }
+    }
+
+    @Override
+    public void guardAttached(Guard guard) {
+        guardMetrics.guardAttached(guard);
+    }
+
+    @Override
+    public void onIntervention(Intervention intervention) {
+        guardMetrics.onIntervention(intervention);
     }
 
     @Override

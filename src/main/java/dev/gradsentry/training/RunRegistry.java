@@ -38,10 +38,12 @@ public final class RunRegistry implements AutoCloseable {
     });
     private final Map<String, TrainingRun> runs = new LinkedHashMap<>();
     private TrainingRun active;
+    private volatile GuardPolicy guardPolicy;
     private Future<?> activeFuture;
 
     public RunRegistry(Workloads workloads, RunTelemetry telemetry, RunSettings settings, int historySize,
-                       Clock clock) {
+                       GuardPolicy guardPolicy, Clock clock) {
+        this.guardPolicy = guardPolicy;
         this.workloads = workloads;
         this.telemetry = telemetry;
         this.settings = settings;
@@ -56,7 +58,7 @@ public final class RunRegistry implements AutoCloseable {
         }
         String id = ID_TIME.format(clock.instant()) + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, settings, clock);
+        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, settings, this::guardPolicy, clock);
         runs.put(id, run);
         trimHistory();
         active = run;
@@ -71,6 +73,18 @@ public final class RunRegistry implements AutoCloseable {
             if (e.getValue().status().state().terminal()) {
                 it.remove();
             }
+        }
+    }
+
+    public GuardPolicy guardPolicy() {
+        return guardPolicy;
+    }
+
+    /** Makes {@code next} the policy of new runs and of the active run's guard (from its next step). */
+    public synchronized void changeGuardPolicy(GuardPolicy next, String reason) {
+        guardPolicy = next;
+        if (active != null && !active.status().state().terminal()) {
+            active.applyGuardPolicy(next, reason);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -7,8 +8,10 @@ import java.time.Duration;
  *
  * @param progressInterval how often a run logs a progress line
  * @param updateRatioEvery the probe computes update/parameter ratios on every n-th step (0 never)
+ * @param dataDir          where each run keeps its files ({@code runs/<id>/interventions.jsonl}); null keeps
+ *                         nothing on disk
  */
-public record RunSettings(Duration progressInterval, int updateRatioEvery) {
+public record RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir) {
     public RunSettings {
         if (progressInterval.isNegative() || progressInterval.isZero()) {
             throw new IllegalArgumentException("progressInterval must be positive");

@@ -1,9 +1,14 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.InterventionListener;
 import dev.gradsentry.core.probe.StepObserver;
 
 /** What a run reports while it trains, beyond each step's gradient statistics; implemented by the metrics. */
-public interface RunTelemetry extends StepObserver {
+public interface RunTelemetry extends StepObserver, InterventionListener {
+
+    /** The guard now protecting the run; its thresholds and clipping state are read from it. */
+    void guardAttached(Guard guard);
 
     void runStarted(String runId, RunSpec spec);
 
@@ -33,6 +38,14 @@ public interface RunTelemetry extends StepObserver {
 
         @Override
         public void onStep(dev.gradsentry.core.probe.StepStats step) {
+        }
+
+        @Override
+        public void guardAttached(Guard guard) {
+        }
+
+        @Override
+        public void onIntervention(dev.gradsentry.core.intervene.Intervention intervention) {
         }
     };
 }

@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -8,6 +9,7 @@ import org.jboss.logging.Logger;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.Supplier;
 
 /**
  * One training run: builds the workload, attaches the gradient probe and trains step by step on the thread that
@@ -22,6 +24,9 @@ public final class TrainingRun implements Runnable {
     private final Workloads workloads;
     private final RunTelemetry telemetry;
     private final RunSettings settings;
+    private final Supplier<GuardPolicy> guardPolicy;
+    private final AuditLog audit;
+    private volatile Guard guard;
     private final Clock clock;
     private final Instant createdAt;
 
@@ -30,12 +35,15 @@ public final class TrainingRun implements Runnable {
     private volatile TrainingSetup setup;
 
     public TrainingRun(String id, RunSpec spec, Workloads workloads, RunTelemetry telemetry, RunSettings settings,
-                       Clock clock) {
+                       Supplier<GuardPolicy> guardPolicy, Clock clock) {
         this.id = id;
         this.spec = spec;
         this.workloads = workloads;
         this.telemetry = telemetry;
         this.settings = settings;
+        this.guardPolicy = guardPolicy;
+        this.audit = new AuditLog(settings.dataDir() == null ? null
+                : settings.dataDir().resolve("runs").resolve(id).resolve("interventions.jsonl"));
         this.clock = clock;
         this.createdAt = clock.instant();
         this.status = new RunStatus(id, spec, RunState.RUNNING, 0, 0, Double.NaN, Double.NaN, null, 0, createdAt,
@@ -53,6 +61,25 @@ public final class TrainingRun implements Runnable {
     /** Asks the run to stop after the step in progress; returns at once. */
     public void requestStop() {
         stopRequested = true;
+    }
+
+    /** The run's audit log of interventions. */
+    public AuditLog interventions() {
+        return audit;
+    }
+
+    /** The guard protecting the run, or null before training started. */
+    public Guard guard() {
+        return guard;
+    }
+
+    /** Hands a changed guard policy to this run's guard; it takes effect at the next step. */
+    public void applyGuardPolicy(GuardPolicy policy, String reason) {
+        Guard g = guard;
+        if (g != null) {
+            g.changeSettings(policy.guard());
+            g.changePolicy(policy.newPolicy(), reason);
+        }
     }
 
     /** The network being trained, or null before the workload is built; for tests and checkpoints. */
@@ -73,12 +100,20 @@ public final class TrainingRun implements Runnable {
             setup = s;
             MultiLayerNetwork net = s.network();
             GradientProbe probe = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
+            GuardPolicy policy = guardPolicy.get();
+            Guard g = new Guard(net, id, policy.newPolicy(), policy.guard(), clock);
+            g.addListener(audit);
+            g.addListener(telemetry);
+            probe.intercept(g);
+            guard = g;
+            telemetry.guardAttached(g);
             probe.addObserver(telemetry);
-            LOG.infof("run %s started: %s, %d steps, layers %s", id, describe(spec), spec.steps(), probe.layerNames());
+            LOG.infof("run %s started: %s, %d steps, layers %s, guard %s with %s", id, describe(spec), spec.steps(),
+                    probe.layerNames(), policy.guard().mode().name().toLowerCase(), policy.policy());
             Progress progress = new Progress(startNanos);
             Evaluation evaluation = null;
             int batchesPerEpoch = s.train().batchesPerEpoch();
-            while (step < spec.steps() && !stopRequested) {
+            while (step < spec.steps() && !stopRequested && !g.paused()) {
                 var batch = s.train().next();
                 long t0 = System.nanoTime();
                 net.fit(batch);
@@ -97,7 +132,8 @@ public final class TrainingRun implements Runnable {
             if (step > 0 && (evaluation == null || evaluation.step() != step)) {
                 evaluation = evaluate(s, step);
             }
-            end = stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
+            end = g.paused() ? RunState.PAUSED
+                    : stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
             publish(step, net, probe.lastStep(), evaluation, startNanos, end, null);
             LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, end.name().toLowerCase(), step,
                     probe.lastStep() == null ? Double.NaN : probe.lastStep().loss(), evaluation == null ? "not evaluated"
@@ -116,6 +152,7 @@ public final class TrainingRun implements Runnable {
                 end = RunState.FAILED;
             }
             telemetry.runEnded(id, end);
+            audit.close();
         }
     }
 

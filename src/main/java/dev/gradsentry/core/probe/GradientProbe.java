@@ -165,7 +165,12 @@ public final class GradientProbe extends BaseTrainingListener {
     public void onGradientCalculation(Model m) {
         Double injected = injections.isEmpty() ? null : injections.remove((long) NetworkState.iterationCount(m));
         if (injected != null) {
-            m.getGradientsViewArray().muli(injected);
+            // ND4J's scalar multiply does not propagate a NaN factor, so NaN is written, not multiplied in
+            if (Double.isNaN(injected)) {
+                m.getGradientsViewArray().assign(Double.NaN);
+            } else {
+                m.getGradientsViewArray().muli(injected);
+            }
         }
         Map<String, INDArray> gradients = m.gradient().gradientForVariable();
         boolean direct = gradientMemory.load(m.getGradientsViewArray());

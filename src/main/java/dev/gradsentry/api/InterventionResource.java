@@ -1,0 +1,57 @@
+package dev.gradsentry.api;
+
+import dev.gradsentry.core.intervene.Intervention;
+import dev.gradsentry.training.RunRegistry;
+import dev.gradsentry.training.TrainingRun;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/** A run's audit log of interventions, oldest first, paged and filtered by kind. */
+@Path("/api/runs/{id}/interventions")
+@Produces(MediaType.APPLICATION_JSON)
+public class InterventionResource {
+
+    static final Set<String> KINDS = Set.of("skip", "rollback", "lr-backoff", "lr-restore", "clip-enable",
+            "clip-tighten", "clip-relax", "clip-disable", "pause", "policy-change");
+    static final int MAX_LIMIT = 1000;
+
+    private final RunRegistry runs;
+
+    public InterventionResource(RunRegistry runs) {
+        this.runs = runs;
+    }
+
+    /** One page of interventions. */
+    public record Page(long total, int offset, int limit, List<Intervention> items) {
+    }
+
+    @GET
+    public Page list(@PathParam("id") String id, @QueryParam("kind") String kind,
+                     @QueryParam("offset") @DefaultValue("0") int offset,
+                     @QueryParam("limit") @DefaultValue("100") int limit) {
+        TrainingRun run = runs.run(id).orElseThrow(() -> new ProblemMappers.NotFoundProblem("no run with id '" + id
+                + "'; GET /api/runs lists the known runs"));
+        if (kind != null && !KINDS.contains(kind)) {
+            throw new ProblemMappers.BadRequestProblem("kind", "kind '" + kind + "' is not valid; valid: "
+                    + String.join(", ", KINDS.stream().sorted().toList()));
+        }
+        if (offset < 0) {
+            throw new ProblemMappers.BadRequestProblem("offset", "offset must be >= 0");
+        }
+        if (limit < 1 || limit > MAX_LIMIT) {
+            throw new ProblemMappers.BadRequestProblem("limit", "limit must be between 1 and " + MAX_LIMIT);
+        }
+        Predicate<Intervention> filter = kind == null ? i -> true : i -> i.kind().equals(kind);
+        return new Page(run.interventions().count(filter), offset, limit,
+                run.interventions().page(filter, offset, limit));
+    }
+}

@@ -1,0 +1,113 @@
+package dev.gradsentry.metrics;
+
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.Intervention;
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.StepStats;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.MeterBinder;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The guard's meters: interventions by kind and reason, the clipping threshold in force per layer, and how often
+ * clipping actually changed a step. Part of {@link TrainingMetrics}, which forwards steps and interventions to it.
+ */
+final class GuardMetrics implements MeterBinder {
+
+    static final String INTERVENTIONS = "gradsentry.interventions";
+    static final String CLIP_THRESHOLD = "gradsentry.clip.threshold";
+    static final String CLIP_ACTIVE = "gradsentry.clip.active.ratio";
+    /** Steps over which the clipping-active fraction is computed. */
+    static final int ACTIVE_WINDOW = 100;
+
+    private final Tags extraTags;
+    private MeterRegistry registry;
+    private volatile Guard guard;
+    private final List<Meter.Id> thresholdMeters = new ArrayList<>();
+    private List<String> thresholdLayers = List.of();
+    private final boolean[] clipped = new boolean[ACTIVE_WINDOW];
+    private int seen;
+    private volatile double activeRatio = Double.NaN;
+
+    GuardMetrics(Tags extraTags) {
+        this.extraTags = extraTags;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        this.registry = registry;
+        Gauge.builder(CLIP_ACTIVE, this, m -> m.activeRatio).tags(extraTags)
+                .description("Fraction (0..1) of the last " + ACTIVE_WINDOW + " steps whose gradient the guard clipped")
+                .register(registry);
+    }
+
+    void guardAttached(Guard g) {
+        guard = g;
+        synchronized (clipped) {
+            Arrays.fill(clipped, false);
+            seen = 0;
+            activeRatio = Double.NaN;
+        }
+    }
+
+    void onIntervention(Intervention i) {
+        if (registry != null) {
+            Counter.builder(INTERVENTIONS).tags(extraTags)
+                    .tag("kind", i.kind()).tag("reason", i.reason()).tag("applied", String.valueOf(i.applied()))
+                    .description("Guard interventions by kind and reason; applied=false in observe mode")
+                    .register(registry).increment();
+        }
+    }
+
+    void onStep(StepStats step) {
+        Guard g = guard;
+        if (g == null) {
+            return;
+        }
+        synchronized (clipped) {
+            clipped[seen % ACTIVE_WINDOW] = g.lastClipped();
+            seen++;
+            int n = Math.min(seen, ACTIVE_WINDOW);
+            int active = 0;
+            for (int i = 0; i < n; i++) {
+                active += clipped[i] ? 1 : 0;
+            }
+            activeRatio = (double) active / n;
+        }
+        List<String> layers = new ArrayList<>();
+        layers.add("global");
+        step.layers().stream().map(LayerStats::layer).forEach(layers::add);
+        if (!layers.equals(thresholdLayers)) {
+            registerThresholds(layers);
+        }
+    }
+
+    private synchronized void registerThresholds(List<String> layers) {
+        if (registry == null) {
+            return;
+        }
+        thresholdMeters.forEach(registry::remove);
+        thresholdMeters.clear();
+        for (String layer : layers) {
+            thresholdMeters.add(Gauge.builder(CLIP_THRESHOLD, this, m -> m.threshold(layer)).tags(extraTags)
+                    .tag("layer", layer)
+                    .description("Gradient-norm clipping threshold in force (batch-averaged scale); NaN when not "
+                            + "clipping; layer=global for a threshold on the global norm")
+                    .register(registry).getId());
+        }
+        thresholdLayers = List.copyOf(layers);
+    }
+
+    private double threshold(String layer) {
+        Guard g = guard;
+        Double t = g == null ? null : g.layerThresholds().get(layer);
+        return t == null ? Double.NaN : t;
+    }
+}

@@ -1,0 +1,280 @@
+package dev.gradsentry.core.intervene;
+
+import dev.gradsentry.core.clip.AdaptiveClip;
+import dev.gradsentry.core.clip.ClipPolicy;
+import dev.gradsentry.core.clip.GlobalNormClip;
+import dev.gradsentry.core.clip.LayerNormClip;
+import dev.gradsentry.core.clip.NoClip;
+import dev.gradsentry.core.clip.Agc;
+import dev.gradsentry.core.clip.ValueClip;
+import dev.gradsentry.core.probe.GradientProbe;
+import dev.gradsentry.core.probe.StepStats;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GuardTest {
+
+    private static MultiLayerNetwork net(long seed, org.nd4j.linalg.learning.config.IUpdater updater) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.DOUBLE).updater(updater).list()
+                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(8).nOut(2)
+                        .activation(Activation.IDENTITY).build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    /** A fixed regression task: y = (x0 + x1, x2 - x3) plus noise, batches in seed order. */
+    private static List<DataSet> batches(int n, long seed) {
+        Random r = new Random(seed);
+        List<DataSet> list = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            double[][] x = new double[16][4];
+            double[][] y = new double[16][2];
+            for (int i = 0; i < 16; i++) {
+                for (int j = 0; j < 4; j++) {
+                    x[i][j] = r.nextGaussian();
+                }
+                y[i][0] = x[i][0] + x[i][1] + 0.01 * r.nextGaussian();
+                y[i][1] = x[i][2] - x[i][3];
+            }
+            list.add(new DataSet(Nd4j.create(x), Nd4j.create(y)));
+        }
+        return list;
+    }
+
+    private record Protected(MultiLayerNetwork net, GradientProbe probe, Guard guard, List<Intervention> events) {
+    }
+
+    private static Protected protect(MultiLayerNetwork net, ClipPolicy policy, GuardSettings settings) {
+        GradientProbe probe = GradientProbe.attach(net);
+        Guard guard = new Guard(net, "test", policy, settings, Clock.systemUTC());
+        List<Intervention> events = new ArrayList<>();
+        guard.addListener(events::add);
+        probe.intercept(guard);
+        return new Protected(net, probe, guard, events);
+    }
+
+    @Test
+    void aNaNGradientStepIsSkippedLeavingWeightsAndUpdaterStateBitwiseUnchanged() {
+        Protected p = protect(net(1, new Adam(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
+        List<DataSet> data = batches(40, 2);
+        for (int i = 0; i < 30; i++) {
+            p.net().fit(data.get(i));
+        }
+        int k = p.net().getIterationCount();
+        p.probe().injectAt(k, Double.NaN);
+        INDArray params = p.net().params().dup();
+        INDArray state = p.net().getUpdater().getStateViewArray().dup();
+        p.net().fit(data.get(30));
+        assertFalse(p.probe().lastStep().finite(), "the injected NaN must be measured");
+        assertEquals(params, p.net().params(), "weights must be bitwise unchanged");
+        assertEquals(state, p.net().getUpdater().getStateViewArray(), "updater state must be bitwise unchanged");
+        assertEquals(k, p.net().getIterationCount(), "a skipped step does not count");
+        assertEquals(1, p.events().stream().filter(e -> e.kind().equals("skip")).count());
+        Intervention skip = p.events().stream().filter(e -> e.kind().equals("skip")).findFirst().orElseThrow();
+        assertEquals("non-finite-gradient", skip.reason());
+        assertEquals(30, skip.step());
+        p.net().fit(data.get(31));
+        assertTrue(p.probe().lastStep().finite(), "training continues");
+        assertNotEquals(params, p.net().params());
+    }
+
+    @Test
+    void aSpikeMakesTheAdaptivePolicyClipOnThatSameStep() {
+        Protected p = protect(net(3, new Sgd(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
+        List<DataSet> data = batches(60, 4);
+        for (int i = 0; i < 40; i++) {
+            p.net().fit(data.get(i));
+        }
+        assertTrue(p.events().isEmpty(), "a healthy run is left alone: " + p.events());
+        p.probe().injectAt(p.net().getIterationCount(), 50);
+        INDArray before = p.net().params().dup();
+        p.net().fit(data.get(40));
+        assertTrue(p.guard().lastClipped());
+        Intervention enable = p.events().get(0);
+        assertEquals("clip-enable", enable.kind());
+        assertEquals(40, enable.step());
+        assertTrue(enable.applied());
+        // SGD moves each layer by lr * its clipped gradient: bounded by lr * threshold, not lr * 50x the norm
+        double moved = p.net().params().sub(before).norm2Number().doubleValue();
+        double bound = 0.01 * Math.sqrt(p.guard().layerThresholds().values().stream()
+                .mapToDouble(t -> t * t).sum());
+        assertTrue(moved <= bound * 1.0001, moved + " > " + bound);
+    }
+
+    @Test
+    void observeModeChangesNoWeightButRecordsTheDecisionsAutoTakesFirst() {
+        List<DataSet> data = batches(60, 6);
+        Protected observed = protect(net(5, new Adam(0.01)), AdaptiveClip.defaults(),
+                GuardSettings.defaults().withMode(GuardMode.OBSERVE));
+        Protected auto = protect(net(5, new Adam(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
+        for (Protected p : List.of(observed, auto)) {
+            p.probe().injectAt(30, 100);
+        }
+        for (int i = 0; i < 40; i++) {
+            observed.net().fit(data.get(i));
+            auto.net().fit(data.get(i));
+        }
+        assertFalse(observed.events().isEmpty());
+        assertTrue(observed.events().stream().noneMatch(Intervention::applied));
+        Intervention o = observed.events().get(0);
+        Intervention a = auto.events().get(0);
+        assertEquals(List.of(a.step(), a.kind(), a.reason(), a.after()), List.of(o.step(), o.kind(), o.reason(),
+                o.after()));
+        // Observe mode must not touch the weights: compare with a twin that saw the same injected gradients
+        Protected off = protect(net(5, new Adam(0.01)), AdaptiveClip.defaults(),
+                GuardSettings.defaults().withMode(GuardMode.OFF));
+        off.probe().injectAt(30, 100);
+        for (int i = 0; i < 40; i++) {
+            off.net().fit(data.get(i));
+        }
+        assertTrue(Arrays.equals(off.net().params().data().asDouble(), observed.net().params().data().asDouble()),
+                "observe mode changed the weights");
+        assertFalse(Arrays.equals(auto.net().params().data().asDouble(), observed.net().params().data().asDouble()),
+                "auto mode acted, so its weights differ");
+        assertTrue(off.events().isEmpty());
+    }
+
+    @Test
+    void aLateDivergenceIsRolledBackAndTheLearningRateBackedOff() {
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 20, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3);
+        Protected p = protect(net(7, new Sgd(0.05)), new NoClip(), settings);
+        List<DataSet> data = batches(400, 8);
+        for (int i = 0; i < 150; i++) {
+            p.net().fit(data.get(i));
+        }
+        double healthyLoss = p.probe().lastStep().loss();
+        assertTrue(p.events().isEmpty(), p.events().toString());
+        p.net().setLearningRate(20); // a late blow-up, as from a bad schedule
+        for (int i = 150; i < 300 && !p.guard().paused(); i++) {
+            p.net().fit(data.get(i));
+        }
+        List<String> kinds = p.events().stream().map(Intervention::kind).toList();
+        assertTrue(kinds.contains("rollback"), kinds.toString());
+        Intervention backoff = p.events().stream().filter(e -> e.kind().equals("lr-backoff")).findFirst()
+                .orElseThrow();
+        assertEquals(20, backoff.before(), 1e-12);
+        assertEquals(10, backoff.after(), 1e-12);
+        assertFalse(p.guard().paused(), kinds.toString());
+        StepStats last = p.probe().lastStep();
+        assertTrue(last.finite());
+        assertTrue(last.learningRate() < 1, "backed off to " + last.learningRate());
+        assertTrue(last.loss() < 3 * healthyLoss + 0.5, "recovered: " + last.loss() + " vs " + healthyLoss);
+    }
+
+    @Test
+    void afterTooManyFailedRecoveriesTheGuardPausesOnTheLastGoodState() {
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 10, 0.9, 0, 2, 1000, 1000, 4.0, 20, 3.0, 2);
+        Protected p = protect(net(9, new Sgd(0.05)), new NoClip(), settings);
+        List<DataSet> data = batches(200, 10);
+        for (int i = 0; i < 50; i++) {
+            p.net().fit(data.get(i));
+        }
+        p.net().setLearningRate(1e4);
+        int i = 50;
+        while (!p.guard().paused() && i < 200) {
+            p.net().fit(data.get(i++));
+        }
+        assertTrue(p.guard().paused());
+        assertEquals("pause", p.events().get(p.events().size() - 1).kind());
+        assertEquals(2, p.events().stream().filter(e -> e.kind().equals("rollback")).count());
+        assertTrue(Double.isFinite(p.net().params().sumNumber().doubleValue()), "weights are the last good ones");
+    }
+
+    /** Measures the gradient after the guard edited it, just before the updater. */
+    private static final class AppliedGradient extends BaseTrainingListener {
+        INDArray gradient;
+        int batch;
+
+        @Override
+        public void onGradientCalculation(Model model) {
+            INDArray view = model.getGradientsViewArray();
+            gradient = view.dup().reshape(view.length());
+            batch = (int) model.batchSize();
+        }
+    }
+
+    private static AppliedGradient measureAfter(Protected p) {
+        AppliedGradient applied = new AppliedGradient();
+        p.net().addListeners(applied);
+        return applied;
+    }
+
+    @Test
+    void globalNormClipLeavesExactlyTheThreshold() {
+        Protected p = protect(net(11, new Sgd(0.01)), new GlobalNormClip(0.05), GuardSettings.defaults());
+        AppliedGradient applied = measureAfter(p);
+        p.net().fit(batches(1, 12).get(0));
+        assertTrue(p.probe().lastStep().globalNorm() > 0.05, "the test needs a binding threshold");
+        assertEquals(0.05, applied.gradient.norm2Number().doubleValue() / applied.batch, 1e-12);
+    }
+
+    @Test
+    void layerNormClipCapsEachLayer() {
+        Protected p = protect(net(13, new Sgd(0.01)), new LayerNormClip(0.02), GuardSettings.defaults());
+        AppliedGradient applied = measureAfter(p);
+        p.net().fit(batches(1, 14).get(0));
+        long offset = 0;
+        for (org.deeplearning4j.nn.api.Layer layer : p.net().getLayers()) {
+            long n = layer.numParams();
+            double norm = applied.gradient.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(offset, offset + n))
+                    .norm2Number().doubleValue() / applied.batch;
+            double measured = p.probe().lastStep().layers().get(layer.getIndex()).norm();
+            assertEquals(Math.min(measured, 0.02), norm, 1e-12, "layer " + layer.getIndex());
+            offset += n;
+        }
+    }
+
+    @Test
+    void valueClipBoundsEveryBatchAveragedValue() {
+        Protected p = protect(net(15, new Sgd(0.01)), new ValueClip(0.01), GuardSettings.defaults());
+        AppliedGradient applied = measureAfter(p);
+        p.net().fit(batches(1, 16).get(0));
+        assertTrue(p.probe().lastStep().maxAbs() > 0.01, "the test needs a binding threshold");
+        assertEquals(0.01, applied.gradient.amaxNumber().doubleValue() / applied.batch, 1e-12);
+    }
+
+    @Test
+    void unitWiseClipCapsEachColumnRelativeToItsWeights() {
+        MultiLayerNetwork net = net(17, new Sgd(0.01));
+        INDArray w0 = net.getParam("0_W").dup();
+        Protected p = protect(net, new Agc(0.001, 1e-3), GuardSettings.defaults());
+        AppliedGradient applied = measureAfter(p);
+        p.net().fit(batches(1, 18).get(0));
+        INDArray g0 = applied.gradient.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, w0.length()))
+                .reshape('f', w0.rows(), w0.columns());
+        INDArray gNorms = g0.norm2(0).div(applied.batch);
+        INDArray wNorms = w0.norm2(0);
+        for (int c = 0; c < w0.columns(); c++) {
+            double limit = 0.001 * Math.max(wNorms.getDouble(c), 1e-3);
+            assertTrue(gNorms.getDouble(c) <= limit * (1 + 1e-9), "column " + c + ": " + gNorms.getDouble(c)
+                    + " > " + limit);
+        }
+    }
+}
