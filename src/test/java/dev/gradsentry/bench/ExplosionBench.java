@@ -1,5 +1,9 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.core.clip.AdaptiveClip;
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.GuardMode;
+import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
 import dev.gradsentry.training.FashionMnist;
@@ -8,12 +12,16 @@ import dev.gradsentry.training.TrainingSetup;
 import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
 
+import java.time.Clock;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Trains each workload's documented exploding configuration ({@link RunSpec#exploding}) and its healthy default,
- * without any clipping, for the same number of steps, and prints how each run went: the evidence behind the README's
- * "Workloads" table.
+ * Trains each workload's healthy default and its documented exploding configuration ({@link RunSpec#exploding})
+ * without a guard, then the exploding configuration again under the guard with its default adaptive policy, for the
+ * same number of steps, and prints how each run went: the evidence behind the README's "Workloads" and "The guard"
+ * tables.
  */
 public final class ExplosionBench {
 
@@ -21,25 +29,35 @@ public final class ExplosionBench {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 300;
         FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_PATH);
         Workloads workloads = new Workloads(() -> data);
-        System.out.println("| workload | configuration | first non-finite step | peak global norm | final loss "
-                + "| held-out metric | ms/step |");
-        System.out.println("|---|---|---|---|---|---|---|");
+        System.out.println("| workload | configuration | guard | first non-finite step | peak global norm "
+                + "| final loss | held-out metric | interventions | ms/step |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
         for (WorkloadKind kind : WorkloadKind.values()) {
-            for (RunSpec base : new RunSpec[] {RunSpec.defaults(kind), RunSpec.exploding(kind)}) {
-                RunSpec spec = new RunSpec(base.workload(), base.cell(), base.activation(), base.recurrentGain(),
-                        base.hidden(), base.optimizer(), base.learningRate(), base.batchSize(), steps, base.seed(),
-                        0, 1000, base.sequenceLength());
-                System.out.println(row(spec, workloads.prepare(spec), base.equals(RunSpec.exploding(kind))));
-            }
+            RunSpec healthy = withSteps(RunSpec.defaults(kind), steps);
+            RunSpec exploding = withSteps(RunSpec.exploding(kind), steps);
+            System.out.println(row(healthy, workloads.prepare(healthy), "default", GuardMode.OFF));
+            System.out.println(row(exploding, workloads.prepare(exploding), "exploding", GuardMode.OFF));
+            System.out.println(row(exploding, workloads.prepare(exploding), "exploding", GuardMode.AUTO));
         }
     }
 
-    private static String row(RunSpec spec, TrainingSetup setup, boolean exploding) {
+    private static RunSpec withSteps(RunSpec base, int steps) {
+        return new RunSpec(base.workload(), base.cell(), base.activation(), base.recurrentGain(), base.hidden(),
+                base.optimizer(), base.learningRate(), base.batchSize(), steps, base.seed(), 0, 1000,
+                base.sequenceLength());
+    }
+
+    private static String row(RunSpec spec, TrainingSetup setup, String label, GuardMode mode) {
         GradientProbe probe = GradientProbe.attach(setup.network());
+        Guard guard = new Guard(setup.network(), "bench", AdaptiveClip.defaults(),
+                GuardSettings.defaults().withMode(mode), Clock.systemUTC());
+        Map<String, Integer> interventions = new TreeMap<>();
+        guard.addListener(i -> interventions.merge(i.kind(), 1, Integer::sum));
+        probe.intercept(guard);
         long firstNonFinite = -1;
         double peak = 0;
         long t0 = System.nanoTime();
-        for (long i = 0; i < spec.steps(); i++) {
+        for (long i = 0; i < spec.steps() && !guard.paused(); i++) {
             setup.network().fit(setup.train().next());
             StepStats s = probe.lastStep();
             if (firstNonFinite < 0 && !s.finite()) {
@@ -51,10 +69,12 @@ public final class ExplosionBench {
         }
         double msPerStep = (System.nanoTime() - t0) / 1e6 / spec.steps();
         double metric = setup.evaluate(spec.steps()).value();
-        return String.format(Locale.ROOT, "| %s | %s%s | %s | %.3g | %.4g | %s %.4f | %.1f |", spec.workload().id(),
-                exploding ? "exploding: " : "default: ", describe(spec),
+        return String.format(Locale.ROOT, "| %s | %s: %s | %s | %s | %.3g | %.4g | %s %.4f | %s | %.1f |",
+                spec.workload().id(), label, describe(spec), mode == GuardMode.OFF ? "off" : "adaptive"
+                        + (guard.paused() ? " (paused)" : ""),
                 firstNonFinite < 0 ? "none" : String.valueOf(firstNonFinite), peak, probe.lastStep().loss(),
-                setup.metric(), metric, msPerStep);
+                setup.metric(), metric, interventions.isEmpty() ? "none" : interventions.toString()
+                        .replaceAll("[{}]", "").replace("=", " "), msPerStep);
     }
 
     static String describe(RunSpec s) {
