@@ -81,6 +81,7 @@ class PolicyResourceTest {
     void aChangeDuringARunIsAuditedInThatRun() throws InterruptedException {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
+        Runs.awaitStep(id, 1, Duration.ofSeconds(60)); // a change before the first step is simply the run's policy
         given().contentType(ContentType.JSON).body("{\"policy\":\"value\",\"settings\":{\"threshold\":0.1}}")
                 .when().put("/api/policy").then().statusCode(200);
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();

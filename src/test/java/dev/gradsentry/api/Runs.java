@@ -33,6 +33,20 @@ final class Runs {
         throw new AssertionError("run " + id + " still running after " + timeout);
     }
 
+    /** Polls the run until it has done {@code step} steps; fails after {@code timeout}. */
+    static void awaitStep(String id, long step, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            long done = given().when().get("/api/runs/" + id).then().statusCode(200).extract().jsonPath()
+                    .getLong("step");
+            if (done >= step) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("run " + id + " did not reach step " + step + " within " + timeout);
+    }
+
     /** Stops whatever run is active so that a test can start its own. */
     static void stopActive() {
         var current = given().when().get("/api/runs/current");
