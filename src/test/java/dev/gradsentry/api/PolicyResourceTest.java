@@ -6,10 +6,10 @@ import io.restassured.path.json.JsonPath;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
@@ -99,7 +99,7 @@ class PolicyResourceTest {
     }
 
     @Test
-    void interventionsOfARunArePagedFilteredAndKeptOnDisk() throws InterruptedException, IOException {
+    void interventionsOfARunArePagedFilteredAndKeptOnDisk() throws Exception {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"fashion-rnn\",\"cell\":\"rnn\",\"activation\":\"relu\","
                 + "\"recurrentGain\":1.5,\"optimizer\":\"sgd\",\"learningRate\":0.1,\"steps\":30,"
@@ -132,5 +132,7 @@ class PolicyResourceTest {
         assertTrue(scrape.contains("gradsentry_interventions_total{"), "interventions counter missing");
         assertTrue(scrape.contains("gradsentry_clip_threshold{layer=\"0_rnn\""), "threshold gauge missing");
         assertTrue(scrape.contains("gradsentry_clip_active_ratio"), "clip ratio missing");
+        assertEquals(List.of(), MetricsEndpointTest.promtoolCheckMetrics(scrape).stream()
+                .filter(line -> line.contains("gradsentry")).toList(), "promtool on the guard's meters");
     }
 }
