@@ -1,7 +1,10 @@
 package dev.gradsentry.core.clip;
 
+import dev.gradsentry.core.clip.FixedClip.Kind;
+
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Builds a {@link ClipPolicy} from its configuration name and settings, the way configuration files and the REST API
@@ -10,8 +13,9 @@ import java.util.Map;
  */
 public final class ClipPolicies {
 
-    private static final List<String> NAMES = List.of(NoClip.NAME, ValueClip.NAME, LayerNormClip.NAME,
-            ParamNormClip.NAME, GlobalNormClip.NAME, AutoClip.NAME, ZClip.NAME, Agc.NAME, AdaptiveClip.NAME);
+    private static final List<String> NAMES = List.of(NoClip.NAME, Kind.VALUE.policyName(), Kind.NORM.policyName(),
+            Kind.PARAM_NORM.policyName(), Kind.GLOBAL_NORM.policyName(), AutoClip.NAME, ZClip.NAME, Agc.NAME,
+            AdaptiveClip.NAME);
 
     private ClipPolicies() {
     }
@@ -52,15 +56,13 @@ public final class ClipPolicies {
         if (name == null) {
             throw unknown(null);
         }
+        // The fixed kinds' names are enum values, not constants a switch can use as labels.
+        Optional<Kind> fixed = Kind.byPolicyName(name);
+        if (fixed.isPresent()) {
+            return new FixedClip(fixed.get(), number(settings, "threshold", FixedClip.DEFAULT_THRESHOLD));
+        }
         return switch (name) {
             case NoClip.NAME -> new NoClip();
-            case ValueClip.NAME -> new ValueClip(number(settings, "threshold", ValueClip.DEFAULT_THRESHOLD));
-            case LayerNormClip.NAME ->
-                    new LayerNormClip(number(settings, "threshold", LayerNormClip.DEFAULT_THRESHOLD));
-            case ParamNormClip.NAME ->
-                    new ParamNormClip(number(settings, "threshold", ParamNormClip.DEFAULT_THRESHOLD));
-            case GlobalNormClip.NAME ->
-                    new GlobalNormClip(number(settings, "threshold", GlobalNormClip.DEFAULT_THRESHOLD));
             case AutoClip.NAME -> new AutoClip(number(settings, "percentile", AutoClip.DEFAULT_PERCENTILE),
                     whole(settings, "window", AutoClip.DEFAULT_WINDOW, 0));
             case ZClip.NAME -> new ZClip(number(settings, "alpha", ZClip.DEFAULT_ALPHA),

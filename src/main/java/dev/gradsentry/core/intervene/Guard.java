@@ -24,6 +24,8 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -41,6 +43,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * other threads take effect at the next step. Every action goes to the {@link InterventionListener}s.
  */
 public final class Guard implements GradientInterceptor {
+
+    /** External tightening stops at 1% of the policy's own thresholds. */
+    static final double MIN_THRESHOLD_SCALE = 0.01;
 
     private final Model model;
     private final String run;
@@ -62,6 +67,11 @@ public final class Guard implements GradientInterceptor {
     private double baseLearningRate = Double.NaN;
     private double pendingLearningRate = Double.NaN;
     private final Deque<Long> recoveries = new ArrayDeque<>();
+    private final Queue<ExternalRequest> requests = new ConcurrentLinkedQueue<>();
+    /** Multiplies every threshold the policy decides; external tightening lowers it, relaxing raises it to 1. */
+    private volatile double thresholdScale = 1.0;
+    /** An alert or a person asked for clipping: it is applied even in observe mode, where only they act. */
+    private boolean clippingRequested;
     private volatile boolean paused;
     private volatile ClipDecision lastDecision = new ClipDecision.None();
     private volatile boolean lastClipped;
@@ -103,6 +113,16 @@ public final class Guard implements GradientInterceptor {
         requestedPolicy = next;
     }
 
+    /** Queues an action from outside (an alert, a person); it is applied at the next step, in every mode. */
+    public void request(ExternalRequest request) {
+        requests.add(request);
+    }
+
+    /** The factor external tightening applies to every threshold (1 when none). */
+    public double thresholdScale() {
+        return thresholdScale;
+    }
+
     public void changeSettings(GuardSettings next) {
         settings = next;
     }
@@ -142,6 +162,9 @@ public final class Guard implements GradientInterceptor {
         GuardSettings s = settings;
         lastClipped = false;
         lastSpike = false;
+        if (applyRequests(edit, measured)) {
+            return;
+        }
         if (s.mode() == GuardMode.OFF) {
             lastDecision = new ClipDecision.None();
             return;
@@ -171,7 +194,7 @@ public final class Guard implements GradientInterceptor {
             return;
         }
         Signal signal = new Signal(false, spike.spike(), spike.score(), spike.spike() ? spike.where() : null, false);
-        ClipDecision decision = policy.decide(measured, signal);
+        ClipDecision decision = scaled(policy.decide(measured, signal));
         audit(policy.lastChange(), act, spike.spike() ? spike.ratio() : Double.NaN);
         lastDecision = decision;
         if (spike.spike() && spike.ratio() > s.extremeSpikeRatio()) {
@@ -182,7 +205,7 @@ public final class Guard implements GradientInterceptor {
             return;
         }
         lastClipped = binding(decision, measured);
-        if (act && lastClipped) {
+        if ((act || clippingRequested) && lastClipped) {
             apply(decision, measured, edit);
         }
     }
@@ -230,8 +253,12 @@ public final class Guard implements GradientInterceptor {
     }
 
     private void rollback(GradientEdit edit, String reason, double measured, boolean act) {
+        rollback(edit, reason, measured, act, null);
+    }
+
+    private void rollback(GradientEdit edit, String reason, double measured, boolean act, String detail) {
         GuardSettings s = settings;
-        emit("rollback", reason, measured, Double.NaN, Double.NaN, null, act, policy);
+        emit("rollback", reason, measured, Double.NaN, Double.NaN, null, act, policy, detail);
         if (!act) {
             return;
         }
@@ -246,11 +273,88 @@ public final class Guard implements GradientInterceptor {
         double lr = currentLearningRate();
         double backedOff = lr * s.lrBackoffFactor();
         pendingLearningRate = backedOff;
-        emit("lr-backoff", reason, measured, lr, backedOff, null, true, policy);
+        emit("lr-backoff", reason, measured, lr, backedOff, null, true, policy, detail);
         if (recoveries.size() >= s.maxRecoveries()) {
             paused = true;
             emit("pause", "recoveries-exhausted", recoveries.size(), Double.NaN, Double.NaN, null, true, policy);
         }
+    }
+
+    /** Applies queued external requests; true when one of them undid this step (a rollback). */
+    private boolean applyRequests(GradientEdit edit, StepStats measured) {
+        boolean undone = false;
+        ExternalRequest r;
+        while ((r = requests.poll()) != null) {
+            switch (r.action()) {
+                case ROLLBACK -> {
+                    if (!undone) {
+                        rollback(edit, r.reason(), measured.loss(), true, r.detail());
+                        undone = true;
+                    }
+                }
+                case LR_BACKOFF -> {
+                    double lr = currentLearningRate();
+                    pendingLearningRate = lr * settings.lrBackoffFactor();
+                    emit("lr-backoff", r.reason(), Double.NaN, lr, pendingLearningRate, null, true, policy, r.detail());
+                }
+                case ENABLE_CLIPPING -> {
+                    clippingRequested = true;
+                    policy.onSkippedStep(new Signal(false, true, Double.NaN, null, false));
+                    ClipChange change = policy.lastChange();
+                    if (change != null) {
+                        emit(change.kind(), r.reason(), Double.NaN, change.before(), change.after(), change.layer(),
+                                true, policy, r.detail());
+                    } else {
+                        emit("clip-enable", r.reason(), Double.NaN, Double.NaN, Double.NaN, null, false, policy,
+                                r.detail() + "; policy " + policy.name() + " has no clipping state to switch on");
+                    }
+                }
+                case TIGHTEN_CLIPPING -> {
+                    clippingRequested = true;
+                    double before = thresholdScale;
+                    thresholdScale = Math.max(MIN_THRESHOLD_SCALE, before * 0.5);
+                    emit("clip-tighten", r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
+                            r.detail() + "; thresholds scaled by " + thresholdScale);
+                }
+                case RELAX_CLIPPING -> {
+                    double before = thresholdScale;
+                    thresholdScale = Math.min(1.0, before * 2);
+                    clippingRequested = thresholdScale < 1.0;
+                    emit("clip-relax", r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
+                            r.detail() + "; thresholds scaled by " + thresholdScale);
+                }
+                case PAUSE -> {
+                    paused = true;
+                    emit("pause", r.reason(), Double.NaN, Double.NaN, Double.NaN, null, true, policy, r.detail());
+                }
+            }
+        }
+        return undone;
+    }
+
+    private ClipDecision scaled(ClipDecision d) {
+        double s = thresholdScale;
+        if (s == 1.0) {
+            return d;
+        }
+        if (d instanceof ClipDecision.GlobalNorm g) {
+            return new ClipDecision.GlobalNorm(g.threshold() * s);
+        }
+        if (d instanceof ClipDecision.LayerNorm l) {
+            Map<String, Double> t = new LinkedHashMap<>();
+            l.thresholds().forEach((k, v) -> t.put(k, v * s));
+            return new ClipDecision.LayerNorm(t);
+        }
+        if (d instanceof ClipDecision.ParamNorm p) {
+            return new ClipDecision.ParamNorm(p.threshold() * s);
+        }
+        if (d instanceof ClipDecision.Value v) {
+            return new ClipDecision.Value(v.threshold() * s);
+        }
+        if (d instanceof ClipDecision.UnitWise u) {
+            return new ClipDecision.UnitWise(u.lambda() * s, u.eps());
+        }
+        return d;
     }
 
     /** Whether applying the decision changes this step's gradient at all. */
@@ -306,8 +410,13 @@ public final class Guard implements GradientInterceptor {
 
     private void emit(String kind, String reason, double measured, double before, double after, String layer,
                       boolean applied, ClipPolicy p) {
+        emit(kind, reason, measured, before, after, layer, applied, p, null);
+    }
+
+    private void emit(String kind, String reason, double measured, double before, double after, String layer,
+                      boolean applied, ClipPolicy p, String detail) {
         Intervention i = new Intervention(clock.instant(), run, step, kind, reason, measured, before, after, layer,
-                applied, p.name(), p.settings());
+                applied, p.name(), p.settings(), detail);
         for (InterventionListener l : listeners) {
             l.onIntervention(i);
         }

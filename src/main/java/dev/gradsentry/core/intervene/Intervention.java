@@ -21,10 +21,11 @@ import java.util.Map;
  * @param applied       false in observe mode: the guard only recorded what it would have done
  * @param policy        the clipping policy in force
  * @param settings      that policy's settings, for provenance
+ * @param detail        free text beyond the bounded reason (an alert's name and fingerprint), or null
  */
 public record Intervention(Instant time, String run, long step, String kind, String reason, double measured,
                            double before, double after, String layer, boolean applied, String policy,
-                           Map<String, Double> settings) {
+                           Map<String, Double> settings, String detail) {
     public Intervention {
         settings = Map.copyOf(settings);
     }

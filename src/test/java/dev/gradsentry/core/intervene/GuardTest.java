@@ -2,11 +2,9 @@ package dev.gradsentry.core.intervene;
 
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipPolicy;
-import dev.gradsentry.core.clip.GlobalNormClip;
-import dev.gradsentry.core.clip.LayerNormClip;
+import dev.gradsentry.core.clip.FixedClip;
 import dev.gradsentry.core.clip.NoClip;
 import dev.gradsentry.core.clip.Agc;
-import dev.gradsentry.core.clip.ValueClip;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.api.Model;
@@ -228,7 +226,7 @@ class GuardTest {
 
     @Test
     void globalNormClipLeavesExactlyTheThreshold() {
-        Protected p = protect(net(11, new Sgd(0.01)), new GlobalNormClip(0.05), GuardSettings.defaults());
+        Protected p = protect(net(11, new Sgd(0.01)), FixedClip.globalNorm(0.05), GuardSettings.defaults());
         AppliedGradient applied = measureAfter(p);
         p.net().fit(batches(1, 12).get(0));
         assertTrue(p.probe().lastStep().globalNorm() > 0.05, "the test needs a binding threshold");
@@ -237,7 +235,7 @@ class GuardTest {
 
     @Test
     void layerNormClipCapsEachLayer() {
-        Protected p = protect(net(13, new Sgd(0.01)), new LayerNormClip(0.02), GuardSettings.defaults());
+        Protected p = protect(net(13, new Sgd(0.01)), FixedClip.norm(0.02), GuardSettings.defaults());
         AppliedGradient applied = measureAfter(p);
         p.net().fit(batches(1, 14).get(0));
         long offset = 0;
@@ -253,7 +251,7 @@ class GuardTest {
 
     @Test
     void valueClipBoundsEveryBatchAveragedValue() {
-        Protected p = protect(net(15, new Sgd(0.01)), new ValueClip(0.01), GuardSettings.defaults());
+        Protected p = protect(net(15, new Sgd(0.01)), FixedClip.value(0.01), GuardSettings.defaults());
         AppliedGradient applied = measureAfter(p);
         p.net().fit(batches(1, 16).get(0));
         assertTrue(p.probe().lastStep().maxAbs() > 0.01, "the test needs a binding threshold");
