@@ -43,8 +43,13 @@ public class ServiceBeans {
                 Clock.systemUTC());
     }
 
-    void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs) {
+    void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs, BearerToken token) {
         ConfigValidation.check(config);
+        if (token.configured()) {
+            LOG.info("API token configured: POST, PUT and DELETE under /api need 'Authorization: Bearer <token>'");
+        } else {
+            LOG.warn("no API token configured (GRADSENTRY_API_TOKEN): POST, PUT and DELETE under /api are refused");
+        }
         // The OpenMP pool is sized from OMP_NUM_THREADS when the native library loads; these calls cap ND4J's own
         // use of it, which recovers part but not all of the difference (measured on the MLP: 15 ms/step unset,
         // 9.5 ms with these calls, 7 ms with OMP_NUM_THREADS=1).

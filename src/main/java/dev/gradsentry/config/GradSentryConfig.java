@@ -49,6 +49,29 @@ public interface GradSentryConfig {
 
     GuardConfig guard();
 
+    /**
+     * The bearer token every mutating request ({@code POST}, {@code PUT}, {@code DELETE} under {@code /api}) must
+     * carry; also read from the environment as {@code GRADSENTRY_API_TOKEN}. Unset (and no token file): every
+     * mutation is refused, nothing is open by default.
+     */
+    Optional<String> apiToken();
+
+    /** A file holding the token, e.g. a mounted Kubernetes Secret; used when {@code api-token} is unset. */
+    Optional<Path> apiTokenFile();
+
+    Alerts alerts();
+
+    /** The Alertmanager webhook. */
+    interface Alerts {
+        /** Larger webhook bodies are refused with 413. */
+        @WithDefault("1048576")
+        int maxBodyBytes();
+
+        /** When a {@code tighten-clipping} alert resolves, undo one tightening. */
+        @WithDefault("false")
+        boolean relaxOnResolve();
+    }
+
     /** What the guard may do and how: see README, "The guard". */
     interface GuardConfig {
         /** {@code auto} acts, {@code observe} only records what it would do, {@code off} does neither. */

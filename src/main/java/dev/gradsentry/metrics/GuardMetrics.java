@@ -24,6 +24,7 @@ final class GuardMetrics implements MeterBinder {
     static final String INTERVENTIONS = "gradsentry.interventions";
     static final String CLIP_THRESHOLD = "gradsentry.clip.threshold";
     static final String CLIP_ACTIVE = "gradsentry.clip.active.ratio";
+    static final String CLIP_SCALE = "gradsentry.clip.threshold.scale";
     /** Steps over which the clipping-active fraction is computed. */
     static final int ACTIVE_WINDOW = 100;
 
@@ -45,6 +46,10 @@ final class GuardMetrics implements MeterBinder {
         this.registry = registry;
         Gauge.builder(CLIP_ACTIVE, this, m -> m.activeRatio).tags(extraTags)
                 .description("Fraction (0..1) of the last " + ACTIVE_WINDOW + " steps whose gradient the guard clipped")
+                .register(registry);
+        Gauge.builder(CLIP_SCALE, this, m -> m.guard == null ? Double.NaN : m.guard.thresholdScale()).tags(extraTags)
+                .description("Factor (0..1] that alert- or person-requested tightening applies to every clipping "
+                        + "threshold; 1 when none")
                 .register(registry);
     }
 

@@ -1,5 +1,7 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.intervene.ExternalRequest;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.ZoneOffset;
@@ -86,6 +88,15 @@ public final class RunRegistry implements AutoCloseable {
         if (active != null && !active.status().state().terminal()) {
             active.applyGuardPolicy(next, reason);
         }
+    }
+
+    /** Hands a request to the running run's guard; false when no run is training. */
+    public synchronized boolean requestOnActive(ExternalRequest request) {
+        if (active == null || active.status().state().terminal() || active.guard() == null) {
+            return false;
+        }
+        active.guard().request(request);
+        return true;
     }
 
     public synchronized Optional<RunStatus> current() {

@@ -5,7 +5,7 @@ import io.restassured.path.json.JsonPath;
 
 import java.time.Duration;
 
-import static io.restassured.RestAssured.given;
+import static dev.gradsentry.api.Api.given;
 
 /** Starts runs through the REST API and waits for them, every wait bounded. */
 final class Runs {

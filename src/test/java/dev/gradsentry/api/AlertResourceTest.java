@@ -1,0 +1,142 @@
+package dev.gradsentry.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+import static dev.gradsentry.api.Api.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+
+/** The Alertmanager webhook with real captured bodies (../shared/reference), and the bearer token. */
+@QuarkusTest
+class AlertResourceTest {
+
+    private static String fixture(String name) throws IOException {
+        try (InputStream in = AlertResourceTest.class.getResourceAsStream("/alertmanager/" + name)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The captured firing body, re-labelled with one of GradSentry's actions and a fresh fingerprint. */
+    private static String firing(String action, String fingerprint) throws IOException {
+        return fixture("payload-firing.json")
+                .replace("\"tune_clipping\"", "\"" + action + "\"")
+                .replace("b2d491ae0c9151f9", fingerprint);
+    }
+
+    private static io.restassured.response.ValidatableResponse post(String body) {
+        return given().contentType(ContentType.JSON).body(body)
+                .when().post("/api/alerts/alertmanager").then();
+    }
+
+    @Test
+    void theCapturedBodiesAreAcceptedAndAnUnknownActionIsIgnored() throws IOException {
+        post(fixture("payload-firing.json")).statusCode(200)
+                .body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("notes[0]", containsString("tune_clipping"));
+        post(fixture("payload-resolved.json")).statusCode(200).body("resolved", equalTo(1));
+    }
+
+    @Test
+    void aFiringAlertTightensTheRunningGuardOnceAndIsAudited() throws Exception {
+        Runs.stopActive();
+        String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
+        Runs.awaitStep(id, 1, Duration.ofSeconds(60));
+        String body = firing("tighten-clipping", "feedbeef00000001");
+        post(body).statusCode(200).body("applied", equalTo(1)).body("duplicates", equalTo(0));
+        post(body).statusCode(200).body("applied", equalTo(0)).body("duplicates", equalTo(1));
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        int total = 0;
+        while (total == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            total = given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten").then()
+                    .extract().path("total");
+        }
+        Thread.sleep(200);
+        given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten").then()
+                .body("total", equalTo(1))
+                .body("items[0].reason", equalTo("alert"))
+                .body("items[0].after", equalTo(0.5f))
+                .body("items[0].detail", containsString("feedbeef00000001"));
+        given().when().delete("/api/runs/" + id).then().statusCode(200);
+        assertEquals(1, total);
+    }
+
+    @Test
+    void withoutARunningRunAnActionIsReportedAsNotApplied() throws IOException {
+        Runs.stopActive();
+        post(firing("rollback", "feedbeef00000002")).statusCode(200)
+                .body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("notes[0]", containsString("no run is training"));
+    }
+
+    @Test
+    void malformedBodiesAre400sNamingTheField() throws IOException {
+        String good = fixture("payload-firing.json");
+        bad(good.replace("\"version\": \"4\"", "\"version\": \"3\""), "version");
+        bad("{\"version\":\"4\"}", "alerts");
+        bad(good.replace("\"fingerprint\": \"b2d491ae0c9151f9\",", "").replace("\"fingerprint\": \"b2d491ae0c9151f9\"",
+                "\"fingerprint\": \"\""), "alerts[0].fingerprint");
+        bad(good.replace("\"startsAt\": \"2026-11-25T11:26:16.371Z\"", "\"startsAt\": \"yesterday\""),
+                "alerts[0].startsAt");
+        bad(good.replace("\"status\": \"firing\",\n      \"labels\"", "\"status\": \"burning\",\n      \"labels\""),
+                "alerts[0].status");
+        bad("{\"version\":\"4\",\"alerts\":[{\"status\":", null);
+        bad("", "alerts");
+    }
+
+    private static void bad(String body, String field) {
+        var r = post(body).statusCode(400).contentType("application/problem+json");
+        if (field != null) {
+            r.body("field", equalTo(field));
+        }
+    }
+
+    @Test
+    void emptyAndLargeGroupsAreFineAndOversizedBodiesAre413() {
+        post("{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[]}").statusCode(200).body("applied", equalTo(0));
+        StringBuilder many = new StringBuilder("{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[");
+        for (int i = 0; i < 1000; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"action\":")
+                    .append("\"none\"},\"startsAt\":\"2026-11-25T11:26:16Z\",\"fingerprint\":\"f").append(i)
+                    .append("\"}");
+        }
+        post(many.append("]}").toString()).statusCode(200).body("ignored", equalTo(1000));
+        String huge = "{\"version\":\"4\",\"alerts\":[],\"pad\":\"" + "x".repeat(1_100_000) + "\"}";
+        post(huge).statusCode(413).contentType("application/problem+json");
+    }
+
+    @Test
+    void mutationsNeedTheTokenReadsDoNot() throws IOException {
+        int runsBefore = RestAssured.given().when().get("/api/runs").then().statusCode(200)
+                .extract().jsonPath().getList("$").size();
+        String policyBefore = RestAssured.given().when().get("/api/policy").then().extract().asString();
+        RestAssured.given().contentType(ContentType.JSON).body("{\"workload\":\"fashion-mlp\"}")
+                .when().post("/api/runs").then().statusCode(401)
+                .contentType("application/problem+json")
+                .header("WWW-Authenticate", containsString("Bearer"))
+                .body("detail", containsString("Authorization: Bearer"));
+        RestAssured.given().header("Authorization", "Bearer wrong-token").contentType(ContentType.JSON)
+                .body("{\"workload\":\"fashion-mlp\"}").when().post("/api/runs").then().statusCode(401)
+                .body("detail", containsString("wrong"));
+        RestAssured.given().header("Authorization", "Bearer wrong-token").contentType(ContentType.JSON)
+                .body("{\"mode\":\"off\"}").when().put("/api/policy").then().statusCode(401);
+        RestAssured.given().contentType(ContentType.JSON).body(firing("pause", "feedbeef00000003"))
+                .when().post("/api/alerts/alertmanager").then().statusCode(401);
+        RestAssured.given().when().delete("/api/runs/anything").then().statusCode(401);
+        assertEquals(runsBefore, RestAssured.given().when().get("/api/runs").then().extract().jsonPath()
+                .getList("$").size());
+        assertEquals(policyBefore, RestAssured.given().when().get("/api/policy").then().extract().asString());
+        RestAssured.given().when().get("/q/metrics").then().statusCode(200);
+        RestAssured.given().when().get("/q/health").then().statusCode(200);
+    }
+}

@@ -1,0 +1,164 @@
+package dev.gradsentry.e2e;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The whole loop with the real peers: the app trains an exploding run with its guard in observe mode (so only alerts
+ * act), a real Prometheus scrapes it and evaluates a copy of the alert rules with short {@code for:}, a real
+ * Alertmanager delivers to the app's webhook with the token, and the guard applies the alert's action.
+ * Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
+ */
+@QuarkusTest
+class AlertDrivenTuningTest {
+
+    private static final String TOKEN = "test-token";
+    private final List<Process> processes = new ArrayList<>();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    @AfterEach
+    void stopPeers() throws InterruptedException {
+        for (Process p : processes) {
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
+                .body("{\"mode\":\"auto\",\"policy\":\"adaptive\",\"settings\":{}}").when().put("/api/policy");
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private Process start(Path dir, String name, List<String> command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".log").toFile()).start();
+        processes.add(p);
+        return p;
+    }
+
+    private static void await(String what, Duration timeout, BooleanSupplier done) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (done.getAsBoolean()) {
+                return;
+            }
+            Thread.sleep(250);
+        }
+        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+    }
+
+    private boolean ok(String url) {
+        try {
+            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void aFiringAlertReachesTheGuardThroughRealPrometheusAndAlertmanager() throws Exception {
+        for (String binary : new String[] {"/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager"}) {
+            assertTrue(Files.isExecutable(Path.of(binary)), binary + " is missing: apt-get install prometheus "
+                    + "prometheus-alertmanager (.ci/run installs them)");
+        }
+        int app = RestAssured.port;
+        int prometheusPort = freePort();
+        int alertmanagerPort = freePort();
+        Path dir = Files.createTempDirectory("gradsentry-e2e");
+
+        String rules = Files.readString(Path.of("deploy/prometheus/gradsentry-alerts.yaml"))
+                .replaceAll("for: \\d+m", "for: 2s");
+        Files.writeString(dir.resolve("rules.yaml"), rules);
+        Files.writeString(dir.resolve("prometheus.yml"), """
+                global:
+                  scrape_interval: 1s
+                  evaluation_interval: 1s
+                rule_files: [rules.yaml]
+                alerting:
+                  alertmanagers:
+                    - static_configs: [{targets: ['127.0.0.1:%d']}]
+                scrape_configs:
+                  - job_name: gradsentry
+                    metrics_path: /q/metrics
+                    static_configs: [{targets: ['127.0.0.1:%d']}]
+                """.formatted(alertmanagerPort, app));
+        Files.writeString(dir.resolve("alertmanager.yml"), """
+                route:
+                  receiver: gradsentry
+                  group_by: [alertname, instance]
+                  group_wait: 1s
+                  group_interval: 1s
+                  repeat_interval: 1h
+                receivers:
+                  - name: gradsentry
+                    webhook_configs:
+                      - url: http://127.0.0.1:%d/api/alerts/alertmanager
+                        send_resolved: true
+                        http_config:
+                          authorization: {credentials: %s}
+                """.formatted(app, TOKEN));
+
+        RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
+                .body("{\"mode\":\"observe\"}").when().put("/api/policy").then().statusCode(200);
+        var current = RestAssured.given().when().get("/api/runs/current");
+        if (current.statusCode() == 200 && "running".equals(current.jsonPath().getString("state"))) {
+            RestAssured.given().header("Authorization", "Bearer " + TOKEN)
+                    .when().delete("/api/runs/" + current.jsonPath().getString("id")).then().statusCode(200);
+        }
+        String id = RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
+                .body("{\"workload\":\"fashion-rnn\",\"cell\":\"rnn\",\"activation\":\"relu\",\"recurrentGain\":1.5,"
+                        + "\"optimizer\":\"sgd\",\"learningRate\":0.1,\"steps\":100000,\"evalExamples\":100}")
+                .when().post("/api/runs").then().statusCode(201).extract().path("id");
+
+        start(dir, "alertmanager", List.of("/usr/bin/prometheus-alertmanager",
+                "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
+                "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
+                "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
+        start(dir, "prometheus", List.of("/usr/bin/prometheus", "--config.file=" + dir.resolve("prometheus.yml"),
+                "--storage.tsdb.path=" + dir.resolve("prom-data"), "--web.listen-address=127.0.0.1:" + prometheusPort,
+                "--web.external-url=http://127.0.0.1:" + prometheusPort + "/"));
+        await("Alertmanager ready", Duration.ofSeconds(30),
+                () -> ok("http://127.0.0.1:" + alertmanagerPort + "/-/ready"));
+        await("Prometheus ready", Duration.ofSeconds(30), () -> ok("http://127.0.0.1:" + prometheusPort + "/-/ready"));
+
+        await("the alert's action applied by the guard", Duration.ofSeconds(90), () ->
+                RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten").then()
+                        .extract().<Integer>path("total") > 0);
+        RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten").then()
+                .body("items[0].reason", equalTo("alert"))
+                .body("items[0].detail", containsString("GradSentryNonFiniteGradients"))
+                .body("items[0].applied", equalTo(true));
+        String scrape = RestAssured.given().accept("text/plain").when().get("/q/metrics").then().extract().asString();
+        assertTrue(scrape.contains("gradsentry_clip_threshold_scale 0.5"), "threshold scale after one tightening");
+        assertTrue(scrape.contains("reason=\"alert\""), "the alert-driven intervention is counted");
+        RestAssured.given().header("Authorization", "Bearer " + TOKEN)
+                .when().delete("/api/runs/" + id).then().statusCode(200);
+    }
+}
