@@ -1,5 +1,8 @@
 package dev.gradsentry.e2e;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.dashboards.Dashboards;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
@@ -8,6 +11,8 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,13 +27,15 @@ import java.util.function.BooleanSupplier;
 
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The whole loop with the real peers: the app trains an exploding run with its guard in observe mode (so only alerts
  * act), a real Prometheus scrapes it and evaluates a copy of the alert rules with short {@code for:}, a real
  * Alertmanager delivers to the app's webhook with the token, and the guard applies the alert's action.
- * Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
+ * Then every expression of every Grafana dashboard is evaluated through Prometheus' HTTP API and must return a
+ * series. Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
  */
 @QuarkusTest
 class AlertDrivenTuningTest {
@@ -158,7 +165,31 @@ class AlertDrivenTuningTest {
         String scrape = RestAssured.given().accept("text/plain").when().get("/q/metrics").then().extract().asString();
         assertTrue(scrape.contains("gradsentry_clip_threshold_scale 0.5"), "threshold scale after one tightening");
         assertTrue(scrape.contains("reason=\"alert\""), "the alert-driven intervention is counted");
+        everyDashboardQueryReturnsASeries(prometheusPort, "127.0.0.1:" + app);
         RestAssured.given().header("Authorization", "Bearer " + TOKEN)
                 .when().delete("/api/runs/" + id).then().statusCode(200);
+    }
+
+    /** Evaluates every panel, annotation and variable expression of every dashboard against the real Prometheus. */
+    private void everyDashboardQueryReturnsASeries(int prometheusPort, String instance) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        List<String> empty = new ArrayList<>();
+        int evaluated = 0;
+        for (var dashboard : Dashboards.all().entrySet()) {
+            for (var e : Dashboards.expressions(dashboard.getValue()).entrySet()) {
+                String expr = Dashboards.substitute(e.getValue(), "gradsentry", instance);
+                String url = "http://127.0.0.1:" + prometheusPort + "/api/v1/query?query="
+                        + URLEncoder.encode(expr, StandardCharsets.UTF_8);
+                JsonNode answer = json.readTree(http.send(HttpRequest.newBuilder(URI.create(url))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body());
+                assertEquals("success", answer.path("status").asText(), e.getKey() + ": " + answer);
+                if (answer.path("data").path("result").isEmpty()) {
+                    empty.add(dashboard.getKey().getFileName() + " " + e.getKey() + ": " + expr);
+                }
+                evaluated++;
+            }
+        }
+        assertTrue(evaluated > 20, "evaluated " + evaluated);
+        assertEquals(List.of(), empty, "dashboard expressions without any series");
     }
 }
