@@ -116,11 +116,24 @@ public class AlertResource {
                 }
                 continue;
             }
+            if (action.equals("resume")) {
+                Optional<String> paused = runs.get().pausedCurrent();
+                if (paused.isPresent()) {
+                    runs.get().resume(paused.get(), "alert", detail);
+                    applied++;
+                    notes.add(name + ": resumed run " + paused.get());
+                } else {
+                    ignored++;
+                    notes.add(name + ": resume not applied, no run is paused");
+                }
+                continue;
+            }
             ExternalRequest.Action mapped = ACTIONS.get(action);
             if (mapped == null) {
                 ignored++;
                 notes.add(name + ": action '" + action + "' is not one GradSentry applies; ignored");
-                LOG.infof("alert %s with action '%s' ignored (known actions: %s)", name, action, ACTIONS.keySet());
+                LOG.infof("alert %s with action '%s' ignored (known actions: %s, resume)", name, action,
+                        ACTIONS.keySet());
                 continue;
             }
             if (runs.get().requestOnActive(new ExternalRequest(mapped, "alert", detail))) {

@@ -21,7 +21,7 @@ import java.util.function.Predicate;
 public class InterventionResource {
 
     static final Set<String> KINDS = Set.of("skip", "rollback", "lr-backoff", "lr-restore", "clip-enable",
-            "clip-tighten", "clip-relax", "clip-disable", "pause", "policy-change");
+            "clip-tighten", "clip-relax", "clip-disable", "pause", "resume", "policy-change");
     static final int MAX_LIMIT = 1000;
 
     private final RunRegistry runs;

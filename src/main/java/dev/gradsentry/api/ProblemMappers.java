@@ -34,6 +34,11 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
+    public Response conflictingState(ConflictProblem e) {
+        return Problem.response(Response.Status.CONFLICT, e.getMessage(), null);
+    }
+
+    @ServerExceptionMapper
     public Response conflict(RunRegistry.RunConflictException e) {
         return Problem.response(Response.Status.CONFLICT, e.getMessage(), null);
     }
@@ -93,6 +98,13 @@ public class ProblemMappers {
 
         public String field() {
             return field;
+        }
+    }
+
+    /** The request does not fit the state the target is in. */
+    public static final class ConflictProblem extends RuntimeException {
+        public ConflictProblem(String message) {
+            super(message);
         }
     }
 

@@ -65,6 +65,17 @@ public class RunResource {
         return runs.stop(id, STOP_WAIT).map(RunView::of).orElseThrow(() -> unknown(id));
     }
 
+    /** Resumes a run the guard paused, from the last good state it keeps; 409 unless the run is paused. */
+    @POST
+    @Path("{id}/resume")
+    public RunView resume(@PathParam("id") String id) {
+        try {
+            return runs.resume(id, "api", null).map(RunView::of).orElseThrow(() -> unknown(id));
+        } catch (IllegalStateException e) {
+            throw new ProblemMappers.ConflictProblem(e.getMessage());
+        }
+    }
+
     private static ProblemMappers.NotFoundProblem unknown(String id) {
         return new ProblemMappers.NotFoundProblem("no run with id '" + id + "'; GET /api/runs lists the known runs");
     }

@@ -202,6 +202,11 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
         state = end;
     }
 
+    @Override
+    public void runResumed(String runId) {
+        state = RunState.RUNNING;
+    }
+
     /** The per-layer gauges follow the network's structure: a run with other layers replaces them. */
     private synchronized void registerLayers(StepStats step) {
         LayerIndex index = LayerIndex.of(step);

@@ -90,6 +90,30 @@ public final class RunRegistry implements AutoCloseable {
         }
     }
 
+    /**
+     * Resumes a paused run on the training thread; empty for an unknown id, {@link RunConflictException} while
+     * another run trains, {@link IllegalStateException} when the run is not paused.
+     */
+    public synchronized Optional<RunStatus> resume(String id, String reason, String detail) {
+        TrainingRun run = runs.get(id);
+        if (run == null) {
+            return Optional.empty();
+        }
+        if (active != null && active != run && !active.status().state().terminal()) {
+            throw new RunConflictException(active.id());
+        }
+        run.prepareResume(reason, detail);
+        active = run;
+        activeFuture = trainer.submit(run);
+        return Optional.of(run.status());
+    }
+
+    /** The current run's id when it is paused. */
+    public synchronized Optional<String> pausedCurrent() {
+        return active != null && active.status().state() == RunState.PAUSED ? Optional.of(active.id())
+                : Optional.empty();
+    }
+
     /** Hands a request to the running run's guard; false when no run is training. */
     public synchronized boolean requestOnActive(ExternalRequest request) {
         if (active == null || active.status().state().terminal() || active.guard() == null) {

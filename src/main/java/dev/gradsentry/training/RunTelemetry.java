@@ -19,6 +19,9 @@ public interface RunTelemetry extends StepObserver, InterventionListener {
 
     void runEnded(String runId, RunState state);
 
+    /** A paused run trains again. */
+    void runResumed(String runId);
+
     RunTelemetry NONE = new RunTelemetry() {
         @Override
         public void runStarted(String runId, RunSpec spec) {
@@ -34,6 +37,10 @@ public interface RunTelemetry extends StepObserver, InterventionListener {
 
         @Override
         public void runEnded(String runId, RunState state) {
+        }
+
+        @Override
+        public void runResumed(String runId) {
         }
 
         @Override

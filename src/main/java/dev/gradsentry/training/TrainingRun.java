@@ -27,6 +27,12 @@ public final class TrainingRun implements Runnable {
     private final Supplier<GuardPolicy> guardPolicy;
     private final AuditLog audit;
     private volatile Guard guard;
+    /** Training state that a resumed run continues from; touched only by the training thread. */
+    private GradientProbe probe;
+    private Progress progress;
+    private long step;
+    private Evaluation evaluation;
+    private final long startNanos = System.nanoTime();
     private final Clock clock;
     private final Instant createdAt;
 
@@ -90,28 +96,24 @@ public final class TrainingRun implements Runnable {
 
     @Override
     public void run() {
-        telemetry.runStarted(id, spec);
+        boolean resuming = probe != null;
+        if (resuming) {
+            telemetry.runResumed(id);
+        } else {
+            telemetry.runStarted(id, spec);
+        }
         RunState end = RunState.FAILED;
         String error = null;
-        long startNanos = System.nanoTime();
-        long step = 0;
         try {
-            TrainingSetup s = workloads.prepare(spec);
-            setup = s;
+            if (!resuming) {
+                attach();
+            }
+            TrainingSetup s = setup;
             MultiLayerNetwork net = s.network();
-            GradientProbe probe = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
-            GuardPolicy policy = guardPolicy.get();
-            Guard g = new Guard(net, id, policy.newPolicy(), policy.guard(), clock);
-            g.addListener(audit);
-            g.addListener(telemetry);
-            probe.intercept(g);
-            guard = g;
-            telemetry.guardAttached(g);
-            probe.addObserver(telemetry);
-            LOG.infof("run %s started: %s, %d steps, layers %s, guard %s with %s", id, describe(spec), spec.steps(),
-                    probe.layerNames(), policy.guard().mode().name().toLowerCase(), policy.policy());
-            Progress progress = new Progress(startNanos);
-            Evaluation evaluation = null;
+            Guard g = guard;
+            if (resuming) {
+                LOG.infof("run %s resumed at step %d", id, step);
+            }
             int batchesPerEpoch = s.train().batchesPerEpoch();
             while (step < spec.steps() && !stopRequested && !g.paused()) {
                 var batch = s.train().next();
@@ -126,7 +128,7 @@ public final class TrainingRun implements Runnable {
                 if (spec.evalInterval() > 0 && step % spec.evalInterval() == 0 && step < spec.steps()) {
                     evaluation = evaluate(s, step);
                 }
-                publish(step, net, probe.lastStep(), evaluation, startNanos, RunState.RUNNING, null);
+                publish(net, probe.lastStep(), RunState.RUNNING);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
             }
             if (step > 0 && (evaluation == null || evaluation.step() != step)) {
@@ -134,7 +136,7 @@ public final class TrainingRun implements Runnable {
             }
             end = g.paused() ? RunState.PAUSED
                     : stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
-            publish(step, net, probe.lastStep(), evaluation, startNanos, end, null);
+            publish(net, probe.lastStep(), end);
             LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, end.name().toLowerCase(), step,
                     probe.lastStep() == null ? Double.NaN : probe.lastStep().loss(), evaluation == null ? "not evaluated"
                             : evaluation.metric() + " " + String.format("%.4f", evaluation.value()));
@@ -152,8 +154,46 @@ public final class TrainingRun implements Runnable {
                 end = RunState.FAILED;
             }
             telemetry.runEnded(id, end);
-            audit.close();
+            if (end != RunState.PAUSED) {
+                audit.close();
+            }
         }
+    }
+
+    /** Builds the workload and attaches the probe and the guard; once per run. */
+    private void attach() {
+        TrainingSetup s = workloads.prepare(spec);
+        MultiLayerNetwork net = s.network();
+        GradientProbe p = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
+        GuardPolicy policy = guardPolicy.get();
+        Guard g = new Guard(net, id, policy.newPolicy(), policy.guard(), clock);
+        g.addListener(audit);
+        g.addListener(telemetry);
+        p.intercept(g);
+        telemetry.guardAttached(g);
+        p.addObserver(telemetry);
+        setup = s;
+        guard = g;
+        probe = p;
+        progress = new Progress(startNanos);
+        LOG.infof("run %s started: %s, %d steps, layers %s, guard %s with %s", id, describe(spec), spec.steps(),
+                p.layerNames(), policy.guard().mode().name().toLowerCase(), policy.policy());
+    }
+
+    /**
+     * Makes a paused run trainable again, from the state the guard left it in; the caller then runs it on the
+     * training thread. Throws {@link IllegalStateException} unless the run is paused.
+     */
+    public void prepareResume(String reason, String detail) {
+        RunStatus s = status;
+        if (s.state() != RunState.PAUSED || guard == null) {
+            throw new IllegalStateException("run " + id + " is " + s.state().name().toLowerCase()
+                    + "; only a paused run can be resumed");
+        }
+        stopRequested = false;
+        guard.resume(reason, detail);
+        status = new RunStatus(id, spec, RunState.RUNNING, s.step(), s.epoch(), s.loss(), s.globalNorm(),
+                s.evaluation(), s.stepsPerSecond(), s.startedAt(), null, null);
     }
 
     private Evaluation evaluate(TrainingSetup s, long step) {
@@ -162,12 +202,11 @@ public final class TrainingRun implements Runnable {
         return e;
     }
 
-    private void publish(long step, MultiLayerNetwork net, StepStats last, Evaluation evaluation, long startNanos,
-                         RunState state, String error) {
+    private void publish(MultiLayerNetwork net, StepStats last, RunState state) {
         double seconds = (System.nanoTime() - startNanos) / 1e9;
         status = new RunStatus(id, spec, state, step, net.getEpochCount(),
                 last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.globalNorm(), evaluation,
-                seconds > 0 ? step / seconds : 0, createdAt, state.terminal() ? clock.instant() : null, error);
+                seconds > 0 ? step / seconds : 0, createdAt, state.terminal() ? clock.instant() : null, null);
     }
 
     static String describe(RunSpec spec) {

@@ -113,6 +113,16 @@ public final class Guard implements GradientInterceptor {
         requestedPolicy = next;
     }
 
+    /**
+     * Lets training go on after the guard paused: forgets the failed recoveries and audits a {@code resume}. The
+     * network keeps the state the guard left it in.
+     */
+    public void resume(String reason, String detail) {
+        recoveries.clear();
+        paused = false;
+        emit("resume", reason, Double.NaN, Double.NaN, Double.NaN, null, true, policy, detail);
+    }
+
     /** Queues an action from outside (an alert, a person); it is applied at the next step, in every mode. */
     public void request(ExternalRequest request) {
         requests.add(request);

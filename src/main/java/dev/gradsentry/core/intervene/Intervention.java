@@ -11,7 +11,7 @@ import java.util.Map;
  * @param step          the training step (0-based count of steps done before this one)
  * @param kind          {@code skip}, {@code rollback}, {@code lr-backoff}, {@code lr-restore}, {@code clip-enable},
  *                      {@code clip-tighten}, {@code clip-relax}, {@code clip-disable}, {@code pause},
- *                      {@code policy-change}
+ *                      {@code resume}, {@code policy-change}
  * @param reason        what caused it: {@code non-finite-gradient}, {@code non-finite-loss}, {@code spike},
  *                      {@code divergence}, {@code healthy-stretch}, {@code recoveries-exhausted}, {@code api}, ...
  * @param measured      the value the detector measured (norm, loss, z-score), NaN when none

@@ -1,0 +1,84 @@
+package dev.gradsentry.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+import static dev.gradsentry.api.Api.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A run the guard paused can be resumed, through the API or by an alert; nothing else can. */
+@QuarkusTest
+class ResumeTest {
+
+    @AfterEach
+    void restoreDefaults() {
+        given().contentType(ContentType.JSON).body("{\"mode\":\"auto\",\"policy\":\"adaptive\",\"settings\":{},"
+                + "\"maxRecoveries\":8}").when().put("/api/policy").then().statusCode(200);
+        Runs.stopActive();
+    }
+
+    private static JsonPath awaitState(String id, String state) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonPath run = given().when().get("/api/runs/" + id).then().extract().jsonPath();
+            if (state.equals(run.getString("state"))) {
+                return run;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("run " + id + " never reached " + state);
+    }
+
+    @Test
+    void aPausedRunResumesThroughTheApiAndThroughAnAlert() throws Exception {
+        Runs.stopActive();
+        given().contentType(ContentType.JSON).body("{\"maxRecoveries\":1}").when().put("/api/policy")
+                .then().statusCode(200);
+        String id = Runs.start("{\"workload\":\"fashion-mlp\",\"learningRate\":10,\"steps\":100000,"
+                + "\"evalExamples\":100}");
+        long pausedAt = awaitState(id, "paused").getLong("step");
+
+        RestAssured.given().when().post("/api/runs/" + id + "/resume").then().statusCode(401);
+        given().when().post("/api/runs/" + id + "/resume").then().statusCode(200).body("state", equalTo("running"));
+        JsonPath again = awaitState(id, "paused");
+        assertTrue(again.getLong("step") > pausedAt, "it trained on before pausing again");
+        given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
+                .body("total", equalTo(1)).body("items[0].reason", equalTo("api"));
+
+        String alert;
+        try (InputStream in = getClass().getResourceAsStream("/alertmanager/payload-firing.json")) {
+            alert = new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                    .replace("\"tune_clipping\"", "\"resume\"").replace("b2d491ae0c9151f9", "feedbeef00000009");
+        }
+        given().contentType(ContentType.JSON).body(alert).when().post("/api/alerts/alertmanager").then()
+                .statusCode(200).body("applied", equalTo(1));
+        given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
+                .body("total", equalTo(2)).body("items[1].reason", equalTo("alert"));
+
+        given().when().delete("/api/runs/" + id).then().statusCode(200);
+        JsonPath stopped = given().when().get("/api/runs/" + id).then().extract().jsonPath();
+        assertTrue(stopped.getString("state").equals("stopped") || stopped.getString("state").equals("paused"),
+                stopped.prettify());
+    }
+
+    @Test
+    void onlyAPausedRunCanBeResumed() throws InterruptedException, IOException {
+        Runs.stopActive();
+        String id = Runs.start("{\"workload\":\"adding\",\"steps\":2,\"sequenceLength\":5,\"evalExamples\":10}");
+        assertEquals("finished", Runs.awaitEnd(id, Duration.ofSeconds(60)).getString("state"));
+        given().when().post("/api/runs/" + id + "/resume").then().statusCode(409)
+                .contentType("application/problem+json");
+        given().when().post("/api/runs/unknown/resume").then().statusCode(404);
+    }
+}
