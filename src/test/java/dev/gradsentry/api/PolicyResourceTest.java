@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 class PolicyResourceTest {
 
-    private static final String DEFAULTS = "{\"mode\":\"auto\",\"policy\":\"adaptive\",\"settings\":{}}";
+    private static final String DEFAULTS = Api.DEFAULT_POLICY;
 
     @AfterEach
     void restoreDefaults() {

@@ -23,9 +23,15 @@ class ResumeTest {
 
     @AfterEach
     void restoreDefaults() {
-        given().contentType(ContentType.JSON).body("{\"mode\":\"auto\",\"policy\":\"adaptive\",\"settings\":{},"
-                + "\"maxRecoveries\":8}").when().put("/api/policy").then().statusCode(200);
+        given().contentType(ContentType.JSON).body(Api.DEFAULT_POLICY).when().put("/api/policy").then().statusCode(200);
         Runs.stopActive();
+    }
+
+    private String alert(String action, String fingerprint) throws IOException {
+        try (InputStream in = getClass().getResourceAsStream("/alertmanager/payload-firing.json")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                    .replace("\"tune_clipping\"", "\"" + action + "\"").replace("b2d491ae0c9151f9", fingerprint);
+        }
     }
 
     private static JsonPath awaitState(String id, String state) throws InterruptedException {
@@ -43,26 +49,25 @@ class ResumeTest {
     @Test
     void aPausedRunResumesThroughTheApiAndThroughAnAlert() throws Exception {
         Runs.stopActive();
-        given().contentType(ContentType.JSON).body("{\"maxRecoveries\":1}").when().put("/api/policy")
-                .then().statusCode(200);
+        given().contentType(ContentType.JSON).body(Api.DEFAULT_POLICY.replace("\"maxRecoveries\":8",
+                "\"maxRecoveries\":1")).when().put("/api/policy").then().statusCode(200);
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"learningRate\":10,\"steps\":100000,"
                 + "\"evalExamples\":100}");
         long pausedAt = awaitState(id, "paused").getLong("step");
 
         RestAssured.given().when().post("/api/runs/" + id + "/resume").then().statusCode(401);
+        given().when().get("/api/runs/" + id + "/interventions?kind=pause").then().body("total", equalTo(1));
         given().when().post("/api/runs/" + id + "/resume").then().statusCode(200).body("state", equalTo("running"));
-        JsonPath again = awaitState(id, "paused");
-        assertTrue(again.getLong("step") > pausedAt, "it trained on before pausing again");
+        Runs.awaitStep(id, pausedAt + 1, Duration.ofSeconds(60));
         given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
                 .body("total", equalTo(1)).body("items[0].reason", equalTo("api"));
 
-        String alert;
-        try (InputStream in = getClass().getResourceAsStream("/alertmanager/payload-firing.json")) {
-            alert = new String(in.readAllBytes(), StandardCharsets.UTF_8)
-                    .replace("\"tune_clipping\"", "\"resume\"").replace("b2d491ae0c9151f9", "feedbeef00000009");
-        }
-        given().contentType(ContentType.JSON).body(alert).when().post("/api/alerts/alertmanager").then()
-                .statusCode(200).body("applied", equalTo(1));
+        // An alert pauses it and another resumes it: the same engine, audited with reason alert.
+        given().contentType(ContentType.JSON).body(alert("pause", "feedbeef00000008"))
+                .when().post("/api/alerts/alertmanager").then().statusCode(200);
+        awaitState(id, "paused");
+        given().contentType(ContentType.JSON).body(alert("resume", "feedbeef00000009"))
+                .when().post("/api/alerts/alertmanager").then().statusCode(200).body("applied", equalTo(1));
         given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
                 .body("total", equalTo(2)).body("items[1].reason", equalTo("alert"));
 
@@ -70,6 +75,7 @@ class ResumeTest {
         JsonPath stopped = given().when().get("/api/runs/" + id).then().extract().jsonPath();
         assertTrue(stopped.getString("state").equals("stopped") || stopped.getString("state").equals("paused"),
                 stopped.prettify());
+        assertTrue(stopped.getLong("step") > pausedAt);
     }
 
     @Test

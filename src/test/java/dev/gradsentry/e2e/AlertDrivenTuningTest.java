@@ -2,6 +2,7 @@ package dev.gradsentry.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.api.Api;
 import dev.gradsentry.dashboards.Dashboards;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
@@ -53,7 +54,7 @@ class AlertDrivenTuningTest {
             }
         }
         RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
-                .body("{\"mode\":\"auto\",\"policy\":\"adaptive\",\"settings\":{}}").when().put("/api/policy");
+                .body(Api.DEFAULT_POLICY).when().put("/api/policy");
     }
 
     private static int freePort() throws IOException {
