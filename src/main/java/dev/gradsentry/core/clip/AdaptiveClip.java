@@ -192,10 +192,7 @@ public final class AdaptiveClip implements ClipPolicy {
         int n = Math.min(historySize.get(layer), window);
         double[] sorted = Arrays.copyOf(history.get(layer), n);
         Arrays.sort(sorted);
-        double rank = percentile / 100 * (n - 1);
-        int lo = (int) Math.floor(rank);
-        int hi = (int) Math.ceil(rank);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+        return AutoClip.interpolated(sorted, n, percentile);
     }
 
     /** Current per-layer thresholds, empty while observing. */

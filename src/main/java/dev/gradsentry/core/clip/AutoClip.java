@@ -95,6 +95,14 @@ public final class AutoClip implements ClipPolicy {
     }
 
     private double percentile() {
+        return interpolated(sorted, size, percentile);
+    }
+
+    /**
+     * The {@code percentile}-th percentile of the first {@code size} values of {@code sorted} (ascending), linear
+     * between closest ranks as numpy computes it by default; shared with {@link AdaptiveClip}.
+     */
+    static double interpolated(double[] sorted, int size, double percentile) {
         double rank = percentile / 100 * (size - 1);
         int below = (int) Math.floor(rank);
         int above = Math.min(below + 1, size - 1);
