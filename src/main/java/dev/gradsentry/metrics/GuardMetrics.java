@@ -32,7 +32,7 @@ final class GuardMetrics implements MeterBinder {
     private MeterRegistry registry;
     private volatile Guard guard;
     private final List<Meter.Id> thresholdMeters = new ArrayList<>();
-    private List<String> thresholdLayers = List.of();
+    private volatile List<String> thresholdLayers = List.of();
     private final boolean[] clipped = new boolean[ACTIVE_WINDOW];
     private int seen;
     private volatile double activeRatio = Double.NaN;
@@ -86,12 +86,26 @@ final class GuardMetrics implements MeterBinder {
             }
             activeRatio = (double) active / n;
         }
-        List<String> layers = new ArrayList<>();
-        layers.add("global");
-        step.layers().stream().map(LayerStats::layer).forEach(layers::add);
-        if (!layers.equals(thresholdLayers)) {
+        if (!sameLayers(step)) {
+            List<String> layers = new ArrayList<>();
+            layers.add("global");
+            step.layers().stream().map(LayerStats::layer).forEach(layers::add);
             registerThresholds(layers);
         }
+    }
+
+    /** Called every step, so it compares in place instead of building the list of names. */
+    private boolean sameLayers(StepStats step) {
+        List<String> known = thresholdLayers;
+        if (known.size() != step.layers().size() + 1) {
+            return false;
+        }
+        for (int i = 0; i < step.layers().size(); i++) {
+            if (!known.get(i + 1).equals(step.layers().get(i).layer())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private synchronized void registerThresholds(List<String> layers) {
