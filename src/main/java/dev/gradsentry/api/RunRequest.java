@@ -63,15 +63,7 @@ public record RunRequest(String workload, String cell, String activation, Double
             return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new ProblemMappers.BadRequestProblem(field, field + " '" + value + "' is not valid; valid: "
-                    + names(type));
+                    + RunSpec.names(type.getEnumConstants()));
         }
-    }
-
-    static String names(Class<? extends Enum<?>> type) {
-        StringBuilder sb = new StringBuilder();
-        for (Enum<?> c : type.getEnumConstants()) {
-            sb.append(sb.isEmpty() ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
-        }
-        return sb.toString();
     }
 }

@@ -88,7 +88,8 @@ public record RunSpec(WorkloadKind workload, Cell cell, Act activation, double r
         }
     }
 
-    static String names(Enum<?>[] values) {
+    /** The valid values of an enum as the REST body and config spell them, for error messages. */
+    public static String names(Enum<?>[] values) {
         return Arrays.stream(values).map(v -> v.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));
     }
 

@@ -191,7 +191,7 @@ public final class Guard implements GradientInterceptor {
             audit(policy.lastChange(), act, measured.globalNorm());
             emit("skip", "non-finite-gradient", measured.nonFinite(), Double.NaN, Double.NaN, null, act, policy);
             if (act) {
-                edit.skip("non-finite-gradient");
+                edit.skip();
             }
             return;
         }
@@ -210,7 +210,7 @@ public final class Guard implements GradientInterceptor {
         if (spike.spike() && spike.ratio() > s.extremeSpikeRatio()) {
             emit("skip", "spike", spike.ratio(), Double.NaN, Double.NaN, spike.where(), act, policy);
             if (act) {
-                edit.skip("spike");
+                edit.skip();
             }
             return;
         }
@@ -272,7 +272,7 @@ public final class Guard implements GradientInterceptor {
         if (!act) {
             return;
         }
-        edit.restore(lastGood, reason);
+        edit.restore(lastGood);
         healthySinceSnapshot = 0;
         candidate = null;
         spikes.reset();

@@ -24,7 +24,6 @@ public final class GradientEdit {
     private final Map<String, INDArray> gradients;
     private final int batchSize;
     private NetworkState restoreTo;
-    private String restoreReason;
 
     GradientEdit(Model model, List<ProbedLayer> layers, Map<String, INDArray> gradients, int batchSize) {
         this.model = model;
@@ -102,17 +101,15 @@ public final class GradientEdit {
      * Undo this step: after the updater ran, the parameters, updater state and iteration counter are put back
      * exactly as they are now, as if this minibatch had never been seen.
      */
-    public void skip(String reason) {
+    public void skip() {
         if (restoreTo == null) {
-            restoreTo = NetworkState.captureBeforeUpdate(model);
-            restoreReason = reason;
+            restoreTo = NetworkState.capture(model);
         }
     }
 
     /** After the updater ran, put the network into {@code state} (a rollback). Overrides {@link #skip}. */
-    public void restore(NetworkState state, String reason) {
+    public void restore(NetworkState state) {
         restoreTo = state;
-        restoreReason = reason;
     }
 
     public int batchSize() {
@@ -121,10 +118,6 @@ public final class GradientEdit {
 
     NetworkState restoreTarget() {
         return restoreTo;
-    }
-
-    String restoreReason() {
-        return restoreReason;
     }
 
     private double divisor(ProbedLayer l, int paramIndex) {

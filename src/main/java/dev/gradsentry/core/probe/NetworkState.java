@@ -15,15 +15,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public record NetworkState(INDArray params, INDArray updaterState, int nextIteration) {
 
-    /** Copies the state of a network between steps. */
+    /**
+     * Copies the state of a network between steps, or inside a step before the updater ran (the step's own
+     * iteration then comes next again).
+     */
     public static NetworkState capture(Model model) {
         INDArray state = updater(model) == null ? null : updater(model).getStateViewArray();
         return new NetworkState(model.params().dup(), state == null ? null : state.dup(), iterationCount(model));
-    }
-
-    /** Copies the state inside a step, before the updater ran: the step's own iteration comes next again. */
-    static NetworkState captureBeforeUpdate(Model model) {
-        return capture(model);
     }
 
     /**
