@@ -23,6 +23,10 @@ final class ConfigValidation {
                 "must be >= 0 (0 turns the update ratio off), was " + config.updateRatioEvery());
         guardPolicy(config);
         require(config.history() >= 1, "gradsentry.history", "must be >= 1, was " + config.history());
+        require(config.checkpoint().every() >= 1, "gradsentry.checkpoint.every",
+                "must be >= 1 (steps between checkpoints), was " + config.checkpoint().every());
+        require(config.checkpoint().keep() >= 1, "gradsentry.checkpoint.keep",
+                "must be >= 1 (checkpoint files kept per run), was " + config.checkpoint().keep());
         if (config.demo().enabled()) {
             try {
                 ServiceBeans.demoSpec(config.demo());

@@ -65,7 +65,10 @@ public class RunResource {
         return runs.stop(id, STOP_WAIT).map(RunView::of).orElseThrow(() -> unknown(id));
     }
 
-    /** Resumes a run the guard paused, from the last good state it keeps; 409 unless the run is paused. */
+    /**
+     * Resumes a run the guard paused (from the last good state it keeps), one paused because a checkpoint could not
+     * be written, or one an earlier process left interrupted (from its newest checkpoint); 409 for other states.
+     */
     @POST
     @Path("{id}/resume")
     public RunView resume(@PathParam("id") String id) {

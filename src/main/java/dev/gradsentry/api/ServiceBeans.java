@@ -6,6 +6,8 @@ import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunSettings;
 import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.RunState;
+import dev.gradsentry.training.TrainingRun;
 import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
 import io.quarkus.runtime.ShutdownEvent;
@@ -18,6 +20,8 @@ import org.jboss.logging.Logger;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /** Wires the plain-Java training and metrics classes into the Quarkus application and starts the demo run. */
@@ -38,7 +42,7 @@ public class ServiceBeans {
     RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
         Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
         RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery(),
-                config.dataDir());
+                config.dataDir(), Math.max(1, config.checkpoint().every()), Math.max(1, config.checkpoint().keep()));
         return new RunRegistry(workloads, metrics, settings, config.history(), ConfigValidation.guardPolicy(config),
                 Clock.systemUTC());
     }
@@ -59,6 +63,16 @@ public class ServiceBeans {
             LOG.warnf("OMP_NUM_THREADS is not set: start with OMP_NUM_THREADS=%d for faster training steps",
                     config.threads());
         }
+        List<TrainingRun.Recovered> found = runs.recover();
+        Optional<String> interrupted = found.stream().map(TrainingRun.Recovered::run)
+                .filter(r -> r.status().state() == RunState.INTERRUPTED).reduce((a, b) -> b).map(TrainingRun::id);
+        if (interrupted.isPresent() && config.resumeInterrupted()) {
+            LOG.infof("resuming interrupted run %s (gradsentry.resume-interrupted=true)", interrupted.get());
+            runs.resume(interrupted.get(), "interrupted", "resumed at startup (gradsentry.resume-interrupted=true)");
+            return;
+        }
+        interrupted.ifPresent(id -> LOG.infof("run %s was interrupted; continue it with POST /api/runs/%s/resume",
+                id, id));
         if (config.demo().enabled()) {
             RunSpec spec = demoSpec(config.demo());
             LOG.infof("starting the demo run (gradsentry.demo.enabled=false turns it off); metrics at /q/metrics, "

@@ -41,9 +41,29 @@ public interface GradSentryConfig {
     @WithDefault("20")
     int history();
 
-    /** Where runs keep their files: {@code runs/<id>/interventions.jsonl}. */
+    /** Where runs keep their files: {@code runs/<id>/interventions.jsonl} and the run's checkpoints. */
     @WithDefault("data")
     Path dataDir();
+
+    Checkpoints checkpoint();
+
+    /**
+     * At startup, resume the newest run an earlier process left {@code interrupted} (it died while training) instead
+     * of waiting for {@code POST /api/runs/{id}/resume}; the demo run then does not start.
+     */
+    @WithDefault("false")
+    boolean resumeInterrupted();
+
+    /** How each run keeps checkpoints under {@code data-dir}. */
+    interface Checkpoints {
+        /** Steps between checkpoints; a run also writes one at its start, after each audited step, and at its end. */
+        @WithDefault("500")
+        int every();
+
+        /** Checkpoint files kept per run, newest first. */
+        @WithDefault("3")
+        int keep();
+    }
 
     Demo demo();
 

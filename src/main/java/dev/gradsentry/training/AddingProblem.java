@@ -37,6 +37,18 @@ public final class AddingProblem {
                 Nd4j.create(targets, new long[] {n, 1}, 'c'));
     }
 
+    /** Draws from {@code random} exactly what {@link #batch} draws, without building the batch. */
+    static void skip(Random random, int n, int length) {
+        int half = length / 2;
+        for (int i = 0; i < n; i++) {
+            for (int t = 0; t < length; t++) {
+                random.nextFloat();
+            }
+            random.nextInt(half);
+            random.nextInt(length - half);
+        }
+    }
+
     /** Mean squared error of the network on a held-out batch; NaN when the output is not finite. */
     public static double mse(MultiLayerNetwork net, DataSet held) {
         INDArray diff = net.output(held.getFeatures(), false).sub(held.getLabels());

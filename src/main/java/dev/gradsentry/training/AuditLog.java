@@ -13,14 +13,22 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+import java.util.zip.CRC32;
 
 /**
- * A run's interventions: appended one JSON object per line to {@code interventions.jsonl} in the run's directory,
- * each line forced to disk before the next step, and kept in memory for the REST API.
+ * A run's interventions: kept in memory for the REST API and appended, one JSON object per line, to
+ * {@code interventions.jsonl} in the run's directory.
+ *
+ * <p>Events of a step are first held as pending; the run writes a checkpoint that carries them and then
+ * {@link #flush()}es them to the file, forced to disk, before the next step. A crash at any point therefore leaves
+ * each event either in the file or in the newest checkpoint, and a resumed run appends exactly the missing ones
+ * ({@link #reconcile}). The checkpoint also records the file's length and CRC-32 at that moment ({@link #mark()}),
+ * so a truncated or altered file is noticed when the run is resumed.
  */
 public final class AuditLog implements InterventionListener, AutoCloseable {
 
@@ -30,8 +38,11 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
 
     private final Path file;
     private final List<Intervention> events = new ArrayList<>();
+    /** Events from index {@code written} on are not in the file yet. */
+    private int written;
+    private long bytes;
+    private final CRC32 crc = new CRC32();
     private FileChannel channel;
-    private boolean writeFailed;
 
     /** @param file where to append; null keeps the log in memory only */
     public AuditLog(Path file) {
@@ -47,26 +58,132 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         events.add(i);
         LOG.infof("run %s step %d: %s (%s)%s", i.run(), i.step(), i.kind(), i.reason(), i.applied() ? ""
                 : " [observe mode: not applied]");
-        if (file == null || writeFailed) {
+        if (file == null) {
+            written = events.size();
+        }
+    }
+
+    /** Events not yet in the file, oldest first. */
+    public synchronized List<Intervention> pending() {
+        return List.copyOf(events.subList(written, events.size()));
+    }
+
+    /** How far the file is known to be written, for a checkpoint: all events, and the file's length and CRC. */
+    public synchronized Mark mark() {
+        return new Mark(events.size(), bytes, crc.getValue());
+    }
+
+    /** Appends the pending events to the file and forces them to disk; on failure they stay pending. */
+    public synchronized void flush() throws IOException {
+        if (file == null || written == events.size()) {
             return;
         }
-        try {
-            if (channel == null) {
-                Files.createDirectories(file.getParent());
-                channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.APPEND);
-            }
-            byte[] line = (JSON.writeValueAsString(i) + "\n").getBytes(StandardCharsets.UTF_8);
-            ByteBuffer buffer = ByteBuffer.wrap(line);
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            channel.force(false);
-        } catch (IOException e) {
-            writeFailed = true;
-            LOG.errorf("cannot append to the audit log %s (%s); interventions stay in memory only", file,
-                    e.getMessage());
+        StringBuilder text = new StringBuilder();
+        for (Intervention i : events.subList(written, events.size())) {
+            text.append(JSON.writeValueAsString(i)).append('\n');
         }
+        byte[] line = text.toString().getBytes(StandardCharsets.UTF_8);
+        if (channel == null) {
+            Files.createDirectories(file.getParent());
+            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        }
+        // Write at the known end, not in append mode: after a failed write the next attempt overwrites the partial
+        // line instead of leaving it in the middle of the file.
+        channel.truncate(bytes);
+        ByteBuffer buffer = ByteBuffer.wrap(line);
+        long at = bytes;
+        while (buffer.hasRemaining()) {
+            at += channel.write(buffer, at);
+        }
+        channel.force(false);
+        bytes = at;
+        crc.update(line);
+        written = events.size();
+    }
+
+    /**
+     * Reads the file a crashed or stopped run left, checks it against the checkpoint's {@link Mark}, and makes the
+     * log whole again: events the file lacks but the checkpoint carries are appended, unreadable lines are dropped
+     * (the damaged file is kept beside as {@code .damaged}). Returns what was wrong, empty when nothing.
+     *
+     * @param mark       the checkpoint's mark
+     * @param carried    the checkpoint's pending events: the last {@code carried.size()} of {@code mark.events()}
+     */
+    public synchronized List<String> reconcile(Mark mark, List<Intervention> carried) throws IOException {
+        List<String> problems = new ArrayList<>();
+        events.clear();
+        byte[] content = file != null && Files.exists(file) ? Files.readAllBytes(file) : new byte[0];
+        CRC32 prefix = new CRC32();
+        prefix.update(content, 0, (int) Math.min(content.length, mark.bytes()));
+        if (content.length < mark.bytes()) {
+            problems.add(file.getFileName() + " is " + content.length + " bytes, the checkpoint saw "
+                    + mark.bytes() + ": truncated");
+        } else if (prefix.getValue() != mark.crc()) {
+            problems.add(file.getFileName() + " fails the CRC-32 check of its first " + mark.bytes() + " bytes");
+        }
+        String text = new String(content, StandardCharsets.UTF_8);
+        String[] lines = text.split("\n", -1);
+        StringBuilder good = new StringBuilder();
+        boolean damaged = false;
+        for (int n = 0; n < lines.length; n++) {
+            String line = lines[n];
+            boolean complete = n < lines.length - 1;
+            if (line.isEmpty()) {
+                damaged |= complete;
+                continue;
+            }
+            try {
+                if (!complete) {
+                    throw new IOException("no line end");
+                }
+                events.add(JSON.readValue(line, Intervention.class));
+                good.append(line).append('\n');
+            } catch (IOException e) {
+                damaged = true;
+                problems.add(file.getFileName() + " line " + (n + 1) + " is unreadable and was dropped ("
+                        + (complete ? "not a valid event" : "cut off") + ")");
+            }
+        }
+        long expectedBefore = mark.events() - carried.size();
+        if (events.size() < expectedBefore) {
+            problems.add(file.getFileName() + " holds " + events.size() + " events, the checkpoint expected at least "
+                    + expectedBefore + ": " + (expectedBefore - events.size()) + " lost");
+        }
+        int firstMissing = (int) Math.max(0, events.size() - expectedBefore);
+        List<Intervention> missing = firstMissing < carried.size()
+                ? carried.subList(firstMissing, carried.size()) : List.of();
+        if (events.size() > mark.events()) {
+            problems.add(file.getFileName() + " holds " + (events.size() - mark.events())
+                    + " events from after the checkpoint; the steps they belong to are trained again");
+        }
+        byte[] kept = good.toString().getBytes(StandardCharsets.UTF_8);
+        if (damaged) {
+            Files.copy(file, file.resolveSibling(file.getFileName() + ".damaged"),
+                    StandardCopyOption.REPLACE_EXISTING);
+            replace(kept);
+        }
+        close();
+        bytes = kept.length;
+        crc.reset();
+        crc.update(kept);
+        written = events.size();
+        events.addAll(missing);
+        flush();
+        return problems;
+    }
+
+    /** Replaces the file's content atomically. */
+    private void replace(byte[] content) throws IOException {
+        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        try (FileChannel c = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer b = ByteBuffer.wrap(content);
+            while (b.hasRemaining()) {
+                c.write(b);
+            }
+            c.force(true);
+        }
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** Matching interventions, oldest first, from {@code offset}, at most {@code limit}. */
@@ -88,5 +205,15 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
             }
             channel = null;
         }
+    }
+
+    /**
+     * How far a log was when a checkpoint was taken.
+     *
+     * @param events all events up to then, written or pending
+     * @param bytes  the file's length then (written events only)
+     * @param crc    CRC-32 of those bytes
+     */
+    public record Mark(long events, long bytes, long crc) {
     }
 }

@@ -2,6 +2,11 @@ package dev.gradsentry.training;
 
 import dev.gradsentry.core.intervene.ExternalRequest;
 
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.ZoneOffset;
@@ -18,12 +23,15 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.ExecutionException;
+import java.util.stream.Stream;
 
 /**
  * Holds the runs of this process: at most one active at a time, trained on one dedicated thread, plus a bounded
  * history of ended runs.
  */
 public final class RunRegistry implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(RunRegistry.class);
 
     private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
             .withZone(ZoneOffset.UTC);
@@ -71,11 +79,60 @@ public final class RunRegistry implements AutoCloseable {
     private void trimHistory() {
         var it = runs.entrySet().iterator();
         while (runs.size() > historySize && it.hasNext()) {
-            var e = it.next();
-            if (e.getValue().status().state().terminal()) {
+            RunState state = it.next().getValue().status().state();
+            // A run that can still be resumed stays listed, or nobody could find it to resume it.
+            if (state.terminal() && !state.resumable()) {
                 it.remove();
             }
         }
+    }
+
+    /**
+     * Lists the runs earlier processes left in the data directory, oldest first, from each run's newest readable
+     * checkpoint: a run that was training when its process died is {@code interrupted}. Damaged files are logged
+     * and skipped; a run without any readable checkpoint is logged and left out.
+     */
+    public synchronized List<TrainingRun.Recovered> recover() {
+        List<TrainingRun.Recovered> found = new ArrayList<>();
+        Path root = settings.dataDir() == null ? null : settings.dataDir().resolve("runs");
+        if (root == null || !Files.isDirectory(root)) {
+            return found;
+        }
+        List<Path> dirs;
+        try (Stream<Path> list = Files.list(root)) {
+            dirs = list.filter(Files::isDirectory).sorted().toList();
+        } catch (IOException e) {
+            LOG.errorf("cannot list earlier runs in %s: %s", root, e.getMessage());
+            return found;
+        }
+        for (Path dir : dirs) {
+            String id = dir.getFileName().toString();
+            if (runs.containsKey(id)) {
+                continue;
+            }
+            try {
+                CheckpointStore.Result newest = new CheckpointStore(dir, settings.checkpointKeep()).newest();
+                if (newest.loaded() == null) {
+                    if (!newest.problems().isEmpty()) {
+                        LOG.errorf("run %s has no readable checkpoint: %s", id, String.join("; ", newest.problems()));
+                    }
+                    continue;
+                }
+                TrainingRun.Recovered r = TrainingRun.recovered(newest.loaded(), workloads, telemetry, settings,
+                        this::guardPolicy, clock);
+                for (String problem : r.problems()) {
+                    LOG.warnf("run %s: %s", id, problem);
+                }
+                LOG.infof("found run %s on disk: %s at step %d", id,
+                        r.run().status().state().name().toLowerCase(), r.run().status().step());
+                runs.put(id, r.run());
+                found.add(r);
+            } catch (IOException | RuntimeException e) {
+                LOG.errorf("cannot read run %s from %s: %s", id, dir, e.getMessage());
+            }
+        }
+        trimHistory();
+        return found;
     }
 
     public GuardPolicy guardPolicy() {
@@ -91,8 +148,9 @@ public final class RunRegistry implements AutoCloseable {
     }
 
     /**
-     * Resumes a paused run on the training thread; empty for an unknown id, {@link RunConflictException} while
-     * another run trains, {@link IllegalStateException} when the run is not paused.
+     * Resumes a paused or interrupted run on the training thread; empty for an unknown id,
+     * {@link RunConflictException} while another run trains, {@link IllegalStateException} when the run is in
+     * another state.
      */
     public synchronized Optional<RunStatus> resume(String id, String reason, String detail) {
         TrainingRun run = runs.get(id);

@@ -8,11 +8,29 @@ import java.time.Duration;
  *
  * @param progressInterval how often a run logs a progress line
  * @param updateRatioEvery the probe computes update/parameter ratios on every n-th step (0 never)
- * @param dataDir          where each run keeps its files ({@code runs/<id>/interventions.jsonl}); null keeps
- *                         nothing on disk
+ * @param dataDir          where each run keeps its files ({@code runs/<id>/interventions.jsonl} and checkpoints);
+ *                         null keeps nothing on disk
+ * @param checkpointEvery  steps between checkpoints (a run also writes one at its start, after every step with an
+ *                         intervention, and at its end)
+ * @param checkpointKeep   checkpoint files kept per run, newest first
  */
-public record RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir) {
+public record RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir, int checkpointEvery,
+                          int checkpointKeep) {
+
+    public static final int DEFAULT_CHECKPOINT_EVERY = 500;
+    public static final int DEFAULT_CHECKPOINT_KEEP = 3;
+
+    public RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir) {
+        this(progressInterval, updateRatioEvery, dataDir, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_KEEP);
+    }
+
     public RunSettings {
+        if (checkpointEvery < 1) {
+            throw new IllegalArgumentException("checkpointEvery must be >= 1");
+        }
+        if (checkpointKeep < 1) {
+            throw new IllegalArgumentException("checkpointKeep must be >= 1");
+        }
         if (progressInterval.isNegative() || progressInterval.isZero()) {
             throw new IllegalArgumentException("progressInterval must be positive");
         }

@@ -1,6 +1,9 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.clip.ClipPolicies;
+import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.GuardState;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -8,12 +11,21 @@ import org.jboss.logging.Logger;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
  * One training run: builds the workload, attaches the gradient probe and trains step by step on the thread that
  * calls {@link #run()} until the spec's step count is reached or {@link #requestStop()} is called.
+ *
+ * <p>With a data directory the run keeps checkpoints in {@code runs/<id>/}: at its start, every
+ * {@link RunSettings#checkpointEvery()} steps, after every step that produced an audit event (before the event is
+ * appended to the audit log), and at its end. A checkpoint that cannot be written pauses the run with the reason in
+ * its status; the network and guard stay as they are in memory, and resuming retries the write. A run found on disk
+ * by {@link #recovered} continues from its newest readable checkpoint.
  */
 public final class TrainingRun implements Runnable {
 
@@ -26,12 +38,17 @@ public final class TrainingRun implements Runnable {
     private final RunSettings settings;
     private final Supplier<GuardPolicy> guardPolicy;
     private final AuditLog audit;
+    private final CheckpointStore checkpoints;
     private volatile Guard guard;
     /** Training state that a resumed run continues from; touched only by the training thread. */
     private GradientProbe probe;
     private Progress progress;
     private long step;
+    private long batchesDrawn;
     private Evaluation evaluation;
+    /** The checkpoint a run found on disk continues from; null once restored, and for runs of this process. */
+    private CheckpointStore.Loaded restoreFrom;
+    private String resumeDetail;
     private final long startNanos = System.nanoTime();
     private final Clock clock;
     private final Instant createdAt;
@@ -48,12 +65,63 @@ public final class TrainingRun implements Runnable {
         this.telemetry = telemetry;
         this.settings = settings;
         this.guardPolicy = guardPolicy;
-        this.audit = new AuditLog(settings.dataDir() == null ? null
-                : settings.dataDir().resolve("runs").resolve(id).resolve("interventions.jsonl"));
+        Path dir = settings.dataDir() == null ? null : runDirectory(settings.dataDir(), id);
+        this.audit = new AuditLog(dir == null ? null : dir.resolve(AUDIT_FILE));
+        this.checkpoints = dir == null ? null : new CheckpointStore(dir, settings.checkpointKeep());
         this.clock = clock;
         this.createdAt = clock.instant();
         this.status = new RunStatus(id, spec, RunState.RUNNING, 0, 0, Double.NaN, Double.NaN, null, 0, createdAt,
                 null, null);
+    }
+
+    private TrainingRun(CheckpointStore.Loaded loaded, Workloads workloads, RunTelemetry telemetry,
+                        RunSettings settings, Supplier<GuardPolicy> guardPolicy, Clock clock) {
+        Checkpoint c = loaded.checkpoint();
+        this.id = c.runId();
+        this.spec = c.spec();
+        this.workloads = workloads;
+        this.telemetry = telemetry;
+        this.settings = settings;
+        this.guardPolicy = guardPolicy;
+        Path dir = runDirectory(settings.dataDir(), id);
+        this.audit = new AuditLog(dir.resolve(AUDIT_FILE));
+        this.checkpoints = new CheckpointStore(dir, settings.checkpointKeep());
+        this.clock = clock;
+        this.createdAt = c.createdAt();
+        this.restoreFrom = loaded;
+        this.step = c.step();
+        this.batchesDrawn = c.batchesDrawn();
+        this.evaluation = c.evaluation();
+        RunState state = c.state() == RunState.RUNNING ? RunState.INTERRUPTED : c.state();
+        this.status = new RunStatus(id, spec, state, c.step(), c.epoch(), Double.NaN, Double.NaN, c.evaluation(), 0,
+                createdAt, c.savedAt(), c.error());
+    }
+
+    static final String AUDIT_FILE = "interventions.jsonl";
+
+    static Path runDirectory(Path dataDir, String id) {
+        return dataDir.resolve("runs").resolve(id);
+    }
+
+    /**
+     * A run of an earlier process, from its newest readable checkpoint: {@code interrupted} when the process died
+     * while it trained, otherwise the state it ended in. Its audit log is read and made whole at once; what was wrong
+     * with the files is returned in {@link Recovered#problems()}.
+     */
+    public static Recovered recovered(CheckpointStore.Loaded loaded, Workloads workloads, RunTelemetry telemetry,
+                                      RunSettings settings, Supplier<GuardPolicy> guardPolicy, Clock clock)
+            throws IOException {
+        TrainingRun run = new TrainingRun(loaded, workloads, telemetry, settings, guardPolicy, clock);
+        Checkpoint c = loaded.checkpoint();
+        List<String> problems = new java.util.ArrayList<>(loaded.problems());
+        problems.addAll(run.audit.reconcile(c.audit(), c.pendingAudit()));
+        run.resumeDetail = "continued from checkpoint " + loaded.file().getFileName() + " at step " + c.step()
+                + (problems.isEmpty() ? "" : "; " + String.join("; ", problems));
+        return new Recovered(run, problems);
+    }
+
+    /** A run found on disk and what was wrong with its files (empty when nothing). */
+    public record Recovered(TrainingRun run, List<String> problems) {
     }
 
     public String id() {
@@ -96,7 +164,7 @@ public final class TrainingRun implements Runnable {
 
     @Override
     public void run() {
-        boolean resuming = probe != null;
+        boolean resuming = probe != null || restoreFrom != null;
         if (resuming) {
             telemetry.runResumed(id);
         } else {
@@ -104,9 +172,12 @@ public final class TrainingRun implements Runnable {
         }
         RunState end = RunState.FAILED;
         String error = null;
+        String diskError = null;
         try {
-            if (!resuming) {
-                attach();
+            if (restoreFrom != null) {
+                restore();
+            } else if (!resuming) {
+                attach(guardPolicy.get().newPolicy());
             }
             TrainingSetup s = setup;
             MultiLayerNetwork net = s.network();
@@ -114,9 +185,12 @@ public final class TrainingRun implements Runnable {
             if (resuming) {
                 LOG.infof("run %s resumed at step %d", id, step);
             }
+            // The start of a run, and a resume (whose audit event is pending), are checkpointed before any step.
+            diskError = checkpoint(net, RunState.RUNNING, null);
             int batchesPerEpoch = s.train().batchesPerEpoch();
-            while (step < spec.steps() && !stopRequested && !g.paused()) {
+            while (diskError == null && step < spec.steps() && !stopRequested && !g.paused()) {
                 var batch = s.train().next();
+                batchesDrawn++;
                 long t0 = System.nanoTime();
                 net.fit(batch);
                 long elapsed = System.nanoTime() - t0;
@@ -128,15 +202,24 @@ public final class TrainingRun implements Runnable {
                 if (spec.evalInterval() > 0 && step % spec.evalInterval() == 0 && step < spec.steps()) {
                     evaluation = evaluate(s, step);
                 }
-                publish(net, probe.lastStep(), RunState.RUNNING);
+                publish(net, probe.lastStep(), RunState.RUNNING, null);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
+                if (!audit.pending().isEmpty() || step % settings.checkpointEvery() == 0) {
+                    diskError = checkpoint(net, RunState.RUNNING, null);
+                }
             }
             if (step > 0 && (evaluation == null || evaluation.step() != step)) {
                 evaluation = evaluate(s, step);
             }
-            end = g.paused() ? RunState.PAUSED
+            end = g.paused() || diskError != null ? RunState.PAUSED
                     : stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
-            publish(net, probe.lastStep(), end);
+            if (diskError == null) {
+                diskError = checkpoint(net, end, null);
+                if (diskError != null) {
+                    end = RunState.PAUSED;
+                }
+            }
+            publish(net, probe.lastStep(), end, diskError);
             LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, end.name().toLowerCase(), step,
                     probe.lastStep() == null ? Double.NaN : probe.lastStep().loss(), evaluation == null ? "not evaluated"
                             : evaluation.metric() + " " + String.format("%.4f", evaluation.value()));
@@ -160,13 +243,68 @@ public final class TrainingRun implements Runnable {
         }
     }
 
-    /** Builds the workload and attaches the probe and the guard; once per run. */
-    private void attach() {
+    /**
+     * Writes a checkpoint, then appends the audit events it carries to the audit log; returns null, or the reason
+     * it could not (the run then pauses with everything still in memory).
+     */
+    private String checkpoint(MultiLayerNetwork net, RunState state, String error) {
+        if (checkpoints == null) {
+            return null;
+        }
+        Guard g = guard;
+        try {
+            GuardState gs = g.saveState();
+            Checkpoint c = new Checkpoint(id, spec, state, step, net.getEpochCount(), batchesDrawn, evaluation, error,
+                    createdAt, clock.instant(), audit.mark(), audit.pending(), CheckpointStore.describe(gs));
+            checkpoints.write(c, net, gs);
+            audit.flush();
+            return null;
+        } catch (IOException | RuntimeException e) {
+            String reason = "cannot write to " + checkpoints.dir() + " (" + describe(e) + "); the run is paused with "
+                    + "its state in memory: fix the disk, then POST /api/runs/" + id + "/resume";
+            LOG.errorf("run %s step %d: %s", id, step, reason);
+            return reason;
+        }
+    }
+
+    private static String describe(Exception e) {
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+
+    /** Rebuilds the workload and puts the network, the guard and the data position back as the checkpoint has them. */
+    private void restore() throws DataUnavailableException {
+        CheckpointStore.Loaded loaded = restoreFrom;
+        Checkpoint c = loaded.checkpoint();
         TrainingSetup s = workloads.prepare(spec);
+        GuardState gs;
+        try {
+            gs = CheckpointStore.restore(loaded, s.network());
+        } catch (IOException e) {
+            throw new IllegalStateException("checkpoint " + loaded.file() + " does not fit the run: " + e.getMessage(),
+                    e);
+        }
+        s.train().skip(c.batchesDrawn());
+        ClipPolicy policy = gs == null ? guardPolicy.get().newPolicy()
+                : ClipPolicies.create(gs.policy(), gs.policySettings());
+        setupFrom(s, policy);
+        if (gs != null) {
+            guard.restoreState(gs);
+        }
+        restoreFrom = null;
+        guard.resume(c.state() == RunState.RUNNING ? "interrupted" : "api", resumeDetail);
+    }
+
+    /** Builds the workload and attaches the probe and the guard; once per run. */
+    private void attach(ClipPolicy policy) {
+        setupFrom(workloads.prepare(spec), policy);
+    }
+
+    private void setupFrom(TrainingSetup s, ClipPolicy clipPolicy) {
         MultiLayerNetwork net = s.network();
         GradientProbe p = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
         GuardPolicy policy = guardPolicy.get();
-        Guard g = new Guard(net, id, policy.newPolicy(), policy.guard(), clock);
+        Guard g = new Guard(net, id, clipPolicy, policy.guard(), clock);
         g.addListener(audit);
         g.addListener(telemetry);
         p.intercept(g);
@@ -175,9 +313,10 @@ public final class TrainingRun implements Runnable {
         setup = s;
         guard = g;
         probe = p;
-        progress = new Progress(startNanos);
-        LOG.infof("run %s started: %s, %d steps, layers %s, guard %s with %s", id, describe(spec), spec.steps(),
-                p.layerNames(), policy.guard().mode().name().toLowerCase(), policy.policy());
+        progress = new Progress(restoreFrom == null ? startNanos : System.nanoTime(), step);
+        LOG.infof("run %s %s: %s, %d steps, layers %s, guard %s with %s", id, restoreFrom == null ? "started"
+                : "restored", describe(spec), spec.steps(), p.layerNames(), policy.guard().mode().name().toLowerCase(),
+                clipPolicy.name() + clipPolicy.settings());
     }
 
     /**
@@ -186,12 +325,16 @@ public final class TrainingRun implements Runnable {
      */
     public void prepareResume(String reason, String detail) {
         RunStatus s = status;
-        if (s.state() != RunState.PAUSED || guard == null) {
+        if (!s.state().resumable() || (guard == null && restoreFrom == null)) {
             throw new IllegalStateException("run " + id + " is " + s.state().name().toLowerCase()
-                    + "; only a paused run can be resumed");
+                    + "; only a paused or interrupted run can be resumed");
         }
         stopRequested = false;
-        guard.resume(reason, detail);
+        if (restoreFrom == null) {
+            guard.resume(reason, detail);
+        } else if (detail != null) {
+            resumeDetail = detail + "; " + resumeDetail;
+        }
         status = new RunStatus(id, spec, RunState.RUNNING, s.step(), s.epoch(), s.loss(), s.globalNorm(),
                 s.evaluation(), s.stepsPerSecond(), s.startedAt(), null, null);
     }
@@ -202,11 +345,10 @@ public final class TrainingRun implements Runnable {
         return e;
     }
 
-    private void publish(MultiLayerNetwork net, StepStats last, RunState state) {
-        double seconds = (System.nanoTime() - startNanos) / 1e9;
+    private void publish(MultiLayerNetwork net, StepStats last, RunState state, String error) {
         status = new RunStatus(id, spec, state, step, net.getEpochCount(),
                 last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.globalNorm(), evaluation,
-                seconds > 0 ? step / seconds : 0, createdAt, state.terminal() ? clock.instant() : null, null);
+                progress.rate(step, System.nanoTime()), createdAt, state.terminal() ? clock.instant() : null, error);
     }
 
     static String describe(RunSpec spec) {
@@ -228,11 +370,19 @@ public final class TrainingRun implements Runnable {
     /** Logs a progress line once per interval; the first comes one interval after the start. */
     private final class Progress {
         private final long startNanos;
+        private final long startStep;
         private long lastLogNanos;
 
-        Progress(long startNanos) {
+        /** Counts from {@code startStep}: a restored run's speed is that of this process. */
+        Progress(long startNanos, long startStep) {
             this.startNanos = startNanos;
+            this.startStep = startStep;
             this.lastLogNanos = startNanos;
+        }
+
+        double rate(long step, long now) {
+            double seconds = (now - startNanos) / 1e9;
+            return seconds > 0 ? (step - startStep) / seconds : 0;
         }
 
         void maybeLog(long step, StepStats last, Evaluation evaluation) {
@@ -241,8 +391,7 @@ public final class TrainingRun implements Runnable {
                 return;
             }
             lastLogNanos = now;
-            double seconds = (now - startNanos) / 1e9;
-            double rate = step / Math.max(seconds, 1e-9);
+            double rate = rate(step, now);
             long etaSeconds = Math.round((spec.steps() - step) / Math.max(rate, 1e-9));
             LOG.infof("run %s step %d/%d (%.0f%%) epoch %d loss %.4g |g| %.4g %.1f steps/s ETA %s%s", id, step,
                     spec.steps(), 100.0 * step / spec.steps(), last.epoch(), last.loss(), last.globalNorm(), rate,

@@ -134,6 +134,17 @@ public final class Workloads {
             }
 
             @Override
+            public void skip(long batches) {
+                for (long b = 0; b < batches; b++) {
+                    if (position + spec.batchSize() > permutation.length) {
+                        permutation = shuffled(train.size(), order);
+                        position = 0;
+                    }
+                    position += spec.batchSize();
+                }
+            }
+
+            @Override
             public int batchesPerEpoch() {
                 return Math.max(1, train.size() / spec.batchSize());
             }
@@ -212,6 +223,13 @@ public final class Workloads {
             @Override
             public DataSet next() {
                 return AddingProblem.batch(random, spec.batchSize(), spec.sequenceLength());
+            }
+
+            @Override
+            public void skip(long batches) {
+                for (long b = 0; b < batches; b++) {
+                    AddingProblem.skip(random, spec.batchSize(), spec.sequenceLength());
+                }
             }
 
             @Override

@@ -4,9 +4,12 @@ import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.StepStats;
 
+import dev.gradsentry.core.state.SavedState;
+
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -215,6 +218,49 @@ public final class AdaptiveClip implements ClipPolicy {
         s.put("cooldown", (double) cooldown);
         s.put("relaxAfter", (double) relaxAfter);
         return Collections.unmodifiableMap(s);
+    }
+
+    @Override
+    public SavedState saveState() {
+        SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak);
+        history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
+                historySize.get(layer)));
+        if (thresholds != null) {
+            thresholds.forEach((layer, t) -> s.put("threshold." + layer, t).put("enabledAt." + layer,
+                    enabledAt.get(layer)));
+        }
+        return s;
+    }
+
+    @Override
+    public void restoreState(SavedState s) {
+        sinceTighten = (int) s.number("counters", 0);
+        healthyStreak = (int) s.number("counters", 1);
+        history.clear();
+        historySize.clear();
+        for (String layer : s.suffixes("history.")) {
+            double[] ring = s.get("history." + layer);
+            if (ring.length != window) {
+                throw new IllegalArgumentException("saved window of layer " + layer + " has " + ring.length
+                        + " entries, the policy's window is " + window);
+            }
+            history.put(layer, ring);
+            historySize.put(layer, (int) s.number("historySize." + layer, 0));
+        }
+        List<String> clipped = s.suffixes("threshold.");
+        if (clipped.isEmpty()) {
+            thresholds = null;
+            enabledAt = null;
+        } else {
+            thresholds = new LinkedHashMap<>();
+            Map<String, Double> enabled = new LinkedHashMap<>();
+            for (String layer : clipped) {
+                thresholds.put(layer, s.number("threshold." + layer, 0));
+                enabled.put(layer, s.number("enabledAt." + layer, 0));
+            }
+            enabledAt = Collections.unmodifiableMap(enabled);
+        }
+        lastChange = null;
     }
 
     @Override

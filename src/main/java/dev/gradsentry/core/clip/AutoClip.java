@@ -3,6 +3,8 @@ package dev.gradsentry.core.clip;
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.StepStats;
 
+import dev.gradsentry.core.state.SavedState;
+
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -116,6 +118,31 @@ public final class AutoClip implements ClipPolicy {
         settings.put("percentile", percentile);
         settings.put("window", (double) window);
         return Collections.unmodifiableMap(settings);
+    }
+
+    @Override
+    public SavedState saveState() {
+        SavedState s = new SavedState().put("sorted", Arrays.copyOf(sorted, size)).put("oldest", oldest);
+        if (arrivals != null) {
+            s.put("arrivals", arrivals);
+        }
+        return s;
+    }
+
+    @Override
+    public void restoreState(SavedState s) {
+        double[] history = s.get("sorted");
+        if (arrivals != null) {
+            double[] ring = s.get("arrivals");
+            if (ring.length != window || history.length > window) {
+                throw new IllegalArgumentException("saved autoclip window has " + ring.length
+                        + " entries, the policy's window is " + window);
+            }
+            System.arraycopy(ring, 0, arrivals, 0, window);
+        }
+        sorted = Arrays.copyOf(history, Math.max(16, history.length));
+        size = history.length;
+        oldest = (int) s.number("oldest", 0);
     }
 
     @Override

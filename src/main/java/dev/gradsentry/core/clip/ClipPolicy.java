@@ -2,6 +2,7 @@ package dev.gradsentry.core.clip;
 
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.core.state.SavedState;
 
 import java.util.Map;
 
@@ -43,5 +44,18 @@ public interface ClipPolicy {
     /** The change of clipping state made by the last {@link #decide} or {@link #onSkippedStep}, if any. */
     default ClipChange lastChange() {
         return null;
+    }
+
+    /**
+     * The history the policy learned (percentile windows, moving averages, current thresholds) as named numbers, for
+     * a checkpoint; a policy without history returns an empty map. {@link #restoreState} on a {@link #copy()} of the
+     * policy gives a policy that decides exactly as this one would.
+     */
+    default SavedState saveState() {
+        return SavedState.empty();
+    }
+
+    /** Takes over the history of {@link #saveState()}; throws {@link IllegalArgumentException} when it does not fit. */
+    default void restoreState(SavedState state) {
     }
 }

@@ -3,6 +3,8 @@ package dev.gradsentry.core.clip;
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.StepStats;
 
+import dev.gradsentry.core.state.SavedState;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -93,6 +95,19 @@ public final class ZClip implements ClipPolicy {
         settings.put("zThreshold", zThreshold);
         settings.put("warmup", (double) warmup);
         return Collections.unmodifiableMap(settings);
+    }
+
+    @Override
+    public SavedState saveState() {
+        return new SavedState().put("moments", warmupSeen, mean, squaredDeviations, var);
+    }
+
+    @Override
+    public void restoreState(SavedState s) {
+        warmupSeen = (int) s.number("moments", 0);
+        mean = s.number("moments", 1);
+        squaredDeviations = s.number("moments", 2);
+        var = s.number("moments", 3);
     }
 
     @Override

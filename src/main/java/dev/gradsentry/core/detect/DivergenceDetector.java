@@ -1,5 +1,7 @@
 package dev.gradsentry.core.detect;
 
+import dev.gradsentry.core.state.SavedState;
+
 /**
  * Flags a diverging loss: the loss stayed at least {@code factor} times the mean of its recent healthy window for
  * {@code patience} consecutive steps. A single noisy minibatch does not trip it; a loss that blew up and stays up
@@ -51,6 +53,25 @@ public final class DivergenceDetector {
         sum += loss;
         next = (next + 1) % window.length;
         return false;
+    }
+
+    /** The healthy window and the streak, for a checkpoint. */
+    public SavedState saveState() {
+        return new SavedState().put("window", window).put("counters", size, next, sum, above);
+    }
+
+    /** Takes over what {@link #saveState()} of a detector with the same window length saved. */
+    public void restoreState(SavedState s) {
+        double[] saved = s.get("window");
+        if (saved.length != window.length) {
+            throw new IllegalArgumentException("saved loss window has " + saved.length + " entries, expected "
+                    + window.length);
+        }
+        System.arraycopy(saved, 0, window, 0, window.length);
+        size = (int) s.number("counters", 0);
+        next = (int) s.number("counters", 1);
+        sum = s.number("counters", 2);
+        above = (int) s.number("counters", 3);
     }
 
     /** Mean of the healthy window, NaN before any loss was seen. */

@@ -3,6 +3,8 @@ package dev.gradsentry.core.detect;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.StepStats;
 
+import dev.gradsentry.core.state.SavedState;
+
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -92,6 +94,38 @@ public final class SpikeDetector {
     /** Forgets everything seen, e.g. after a rollback to an earlier state. */
     public void reset() {
         moments.clear();
+    }
+
+    /** The statistics per layer (and {@link #GLOBAL}), for a checkpoint. */
+    public SavedState saveState() {
+        SavedState s = new SavedState();
+        moments.forEach((key, m) -> {
+            double[] v = new double[3 + m.count];
+            v[0] = m.count;
+            v[1] = m.mean;
+            v[2] = m.var;
+            System.arraycopy(m.warm, 0, v, 3, Math.min(m.count, warmup));
+            s.put(key, Arrays.copyOf(v, 3 + Math.min(m.count, warmup)));
+        });
+        return s;
+    }
+
+    /** Takes over statistics saved by {@link #saveState()} of a detector with the same settings. */
+    public void restoreState(SavedState s) {
+        moments.clear();
+        for (String key : s.suffixes("")) {
+            double[] v = s.get(key);
+            Moments m = new Moments();
+            m.count = (int) v[0];
+            m.mean = v[1];
+            m.var = v[2];
+            if (v.length - 3 != Math.min(m.count, warmup)) {
+                throw new IllegalArgumentException("saved spike statistics of " + key + " do not match a warm-up of "
+                        + warmup);
+            }
+            System.arraycopy(v, 3, m.warm, 0, v.length - 3);
+            moments.put(key, m);
+        }
     }
 
     /**

@@ -436,11 +436,16 @@ public final class Guard implements GradientInterceptor {
         if (!Double.isNaN(pendingLearningRate)) {
             return pendingLearningRate;
         }
+        return model instanceof MultiLayerNetwork ? learningRateInForce() : baseLearningRate;
+    }
+
+    /** The first layer's learning rate as the network holds it; NaN where DL4J offers no single one. */
+    private double learningRateInForce() {
         if (model instanceof MultiLayerNetwork net) {
             Double lr = net.getLearningRate(0);
             return lr == null ? Double.NaN : lr;
         }
-        return baseLearningRate;
+        return Double.NaN;
     }
 
     private void setLearningRate(double lr) {
@@ -451,6 +456,48 @@ public final class Guard implements GradientInterceptor {
             net.setLearningRate(lr);
         } else if (model instanceof ComputationGraph graph) {
             graph.setLearningRate(lr);
+        }
+    }
+
+    /**
+     * What the guard learned, for a checkpoint. Call it between steps on the training thread, after any requested
+     * policy change was taken over (so at least one step after it was requested).
+     */
+    public GuardState saveState() {
+        return new GuardState(step, healthySinceSnapshot, healthyStreak, baseLearningRate, learningRateInForce(),
+                pendingLearningRate, recoveries.stream().mapToLong(Long::longValue).toArray(), thresholdScale,
+                clippingRequested, paused, lastGood, candidate, policy.name(), policy.settings(), policy.saveState(),
+                spikes.saveState(), divergence.saveState());
+    }
+
+    /**
+     * Takes over a saved state; the guard must have been built with a policy of the same name and settings, and its
+     * network must already hold the parameters that go with the state. Sets the saved learning rate on the network.
+     */
+    public void restoreState(GuardState s) {
+        if (!policy.name().equals(s.policy()) || !policy.settings().equals(s.policySettings())) {
+            throw new IllegalArgumentException("saved guard state is for policy " + s.policy() + s.policySettings()
+                    + ", this guard has " + policy.name() + policy.settings());
+        }
+        policy.restoreState(s.policyState());
+        spikes.restoreState(s.spikes());
+        divergence.restoreState(s.divergence());
+        step = s.step();
+        healthySinceSnapshot = s.healthySinceSnapshot();
+        healthyStreak = s.healthyStreak();
+        baseLearningRate = s.baseLearningRate();
+        pendingLearningRate = s.pendingLearningRate();
+        recoveries.clear();
+        for (long r : s.recoveries()) {
+            recoveries.addLast(r);
+        }
+        thresholdScale = s.thresholdScale();
+        clippingRequested = s.clippingRequested();
+        paused = s.paused();
+        lastGood = s.lastGood();
+        candidate = s.candidate();
+        if (Double.isFinite(s.learningRate())) {
+            setLearningRate(s.learningRate());
         }
     }
 

@@ -1,0 +1,217 @@
+package dev.gradsentry.training;
+
+import dev.gradsentry.core.clip.ClipPolicies;
+import dev.gradsentry.core.intervene.GuardSettings;
+import dev.gradsentry.core.intervene.Intervention;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Checkpoints on the exploding adding problem (no data files needed, and the guard intervenes often): a run restored
+ * from a checkpoint trains on exactly as the uninterrupted run did, damaged files are detected and skipped, and a
+ * checkpoint that cannot be written pauses the run without losing it.
+ */
+class RunRecoveryTest {
+
+    private static final long STEPS = 60;
+    private static final Workloads WORKLOADS = new Workloads(() -> {
+        throw new DataUnavailableException("the adding problem needs no data files");
+    });
+    /** Relaxing after 5 healthy steps keeps the audit log busy all through the run. */
+    private static final GuardPolicy POLICY = new GuardPolicy("adaptive", relaxingEarly(), GuardSettings.defaults());
+
+    private static java.util.Map<String, Double> relaxingEarly() {
+        java.util.Map<String, Double> s = new java.util.LinkedHashMap<>(ClipPolicies.defaults("adaptive"));
+        s.put("relaxAfter", 5.0);
+        s.put("cooldown", 1.0);
+        return s;
+    }
+
+    @TempDir
+    Path tmp;
+
+    private static RunSpec spec() {
+        RunSpec e = RunSpec.exploding(WorkloadKind.ADDING);
+        return new RunSpec(e.workload(), e.cell(), e.activation(), e.recurrentGain(), 16, e.optimizer(),
+                e.learningRate(), 32, STEPS, 7, 0, 200, 50);
+    }
+
+    private static RunSettings settings(Path dataDir) {
+        return new RunSettings(Duration.ofHours(1), 10, dataDir, 10, 1000);
+    }
+
+    private static TrainingRun run(String id, Path dataDir) {
+        return new TrainingRun(id, spec(), WORKLOADS, RunTelemetry.NONE, settings(dataDir), () -> POLICY,
+                Clock.systemUTC());
+    }
+
+    private static List<String> withoutTime(List<Intervention> events) {
+        return events.stream().map(i -> i.step() + " " + i.kind() + " " + i.reason() + " " + i.layer() + " "
+                + i.before() + " " + i.after()).toList();
+    }
+
+    @Test
+    void aRunRestoredFromACheckpointContinuesExactlyAsTheUninterruptedRun() throws IOException {
+        Path a = tmp.resolve("a");
+        TrainingRun whole = run("r1", a);
+        whole.run();
+        assertEquals(RunState.FINISHED, whole.status().state());
+        List<Intervention> wholeEvents = whole.interventions().page(i -> true, 0, 10_000);
+        assertTrue(wholeEvents.stream().filter(i -> i.step() > 10).count() >= 3, "the exploding run must keep the guard busy: " + wholeEvents);
+
+        // A crash right after the checkpoint at step 10 was written, before its audit events reached the log.
+        Path runDir = TrainingRun.runDirectory(a, "r1");
+        Path at10 = runDir.resolve("checkpoint-000000000010.zip");
+        CheckpointStore.Loaded loaded = new CheckpointStore(runDir, 1000).read(at10, List.of());
+        Path b = tmp.resolve("b");
+        Path crashed = TrainingRun.runDirectory(b, "r1");
+        Files.createDirectories(crashed);
+        Files.copy(at10, crashed.resolve(at10.getFileName()));
+        byte[] audit = Files.readAllBytes(runDir.resolve(TrainingRun.AUDIT_FILE));
+        Files.write(crashed.resolve(TrainingRun.AUDIT_FILE),
+                java.util.Arrays.copyOf(audit, (int) loaded.checkpoint().audit().bytes()));
+
+        RunRegistry registry = new RunRegistry(WORKLOADS, RunTelemetry.NONE, settings(b), 20, POLICY,
+                Clock.systemUTC());
+        List<TrainingRun.Recovered> found = registry.recover();
+        assertEquals(1, found.size());
+        assertEquals(RunState.INTERRUPTED, registry.find("r1").orElseThrow().state());
+        assertEquals(10, registry.find("r1").orElseThrow().step());
+        registry.resume("r1", "api", null);
+        TrainingRun resumed = registry.run("r1").orElseThrow();
+        awaitEnd(resumed);
+        registry.close();
+
+        assertEquals(RunState.FINISHED, resumed.status().state(), String.valueOf(resumed.status().error()));
+        assertEquals(STEPS, resumed.status().step());
+        assertBitwiseEqual(whole.network(), resumed.network());
+        List<Intervention> resumedEvents = new ArrayList<>(resumed.interventions().page(i -> true, 0, 10_000));
+        Intervention resume = resumedEvents.stream().filter(i -> i.kind().equals("resume")).findFirst().orElseThrow();
+        assertEquals("interrupted", resume.reason());
+        assertEquals(10, resume.step());
+        resumedEvents.remove(resume);
+        assertEquals(withoutTime(wholeEvents), withoutTime(resumedEvents),
+                "same events at the same steps, none lost, none twice");
+        List<String> fileLines = Files.readAllLines(crashed.resolve(TrainingRun.AUDIT_FILE));
+        assertEquals(wholeEvents.size() + 1, fileLines.size(), "the audit file holds each event once");
+    }
+
+    @Test
+    void aDamagedNewestCheckpointIsReportedAndTheOlderOneUsed() throws IOException {
+        Path a = tmp.resolve("a");
+        TrainingRun done = run("r2", a);
+        done.run();
+        Path runDir = TrainingRun.runDirectory(a, "r2");
+        CheckpointStore store = new CheckpointStore(runDir, 1000);
+        List<Path> files = store.files();
+        assertTrue(files.size() >= 3);
+        // Bit rot in the newest, a cut-off second newest.
+        try (RandomAccessFile f = new RandomAccessFile(files.get(0).toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0x5a);
+        }
+        try (RandomAccessFile f = new RandomAccessFile(files.get(1).toFile(), "rw")) {
+            f.setLength(f.length() / 3);
+        }
+        CheckpointStore.Result newest = store.newest();
+        assertNotNull(newest.loaded());
+        assertEquals(files.get(2), newest.loaded().file());
+        assertEquals(2, newest.problems().size(), newest.problems().toString());
+        assertTrue(newest.problems().get(0).startsWith(files.get(0).getFileName().toString()),
+                newest.problems().toString());
+        assertTrue(newest.problems().get(1).startsWith(files.get(1).getFileName().toString()),
+                newest.problems().toString());
+    }
+
+    @Test
+    void aDamagedAuditLogIsReportedAndMadeWholeFromTheCheckpoint() throws IOException {
+        Path a = tmp.resolve("a");
+        TrainingRun done = run("r3", a);
+        done.run();
+        List<Intervention> events = done.interventions().page(i -> true, 0, 10_000);
+        Path runDir = TrainingRun.runDirectory(a, "r3");
+        Path auditFile = runDir.resolve(TrainingRun.AUDIT_FILE);
+        List<String> lines = new ArrayList<>(Files.readAllLines(auditFile));
+        // Same length, so only the checksum can tell: an altered event, and one no longer JSON.
+        lines.set(0, lines.get(0).replace("\"step\":1,", "\"step\":2,"));
+        lines.set(1, "#".repeat(lines.get(1).length()));
+        Files.write(auditFile, lines);
+
+        RunRegistry registry = new RunRegistry(WORKLOADS, RunTelemetry.NONE, settings(a), 20, POLICY,
+                Clock.systemUTC());
+        TrainingRun.Recovered r = registry.recover().get(0);
+        registry.close();
+        assertTrue(r.problems().stream().anyMatch(p -> p.contains("fails the CRC-32 check")), r.problems().toString());
+        assertTrue(r.problems().stream().anyMatch(p -> p.contains("line 2 is unreadable")), r.problems().toString());
+        assertTrue(Files.exists(runDir.resolve(TrainingRun.AUDIT_FILE + ".damaged")));
+        assertEquals(events.size() - 1, r.run().interventions().count(i -> true));
+        assertEquals(events.size() - 1, Files.readAllLines(auditFile).size());
+    }
+
+    @Test
+    void aCheckpointThatCannotBeWrittenPausesTheRunWithItsStateInMemory() throws IOException {
+        Path a = tmp.resolve("a");
+        Path runDir = TrainingRun.runDirectory(a, "r4");
+        TrainingRun run = run("r4", a);
+        // A file where the run's checkpoint directory should be: every write fails, as on a full or broken disk.
+        Files.createDirectories(runDir.getParent());
+        Files.writeString(runDir, "in the way");
+        run.run();
+        RunStatus paused = run.status();
+        assertEquals(RunState.PAUSED, paused.state());
+        assertTrue(paused.error().contains("cannot write to " + runDir), paused.error());
+        assertTrue(paused.error().contains("/resume"), paused.error());
+        assertEquals(0, paused.step());
+        assertNotNull(run.network(), "the network stays in memory");
+
+        Files.delete(runDir);
+        run.prepareResume("api", "disk fixed");
+        run.run();
+        assertEquals(RunState.FINISHED, run.status().state(), String.valueOf(run.status().error()));
+        assertEquals(STEPS, run.status().step());
+        assertFalse(new CheckpointStore(runDir, 1000).files().isEmpty());
+        try (Stream<String> lines = Files.lines(runDir.resolve(TrainingRun.AUDIT_FILE))) {
+            assertTrue(lines.anyMatch(l -> l.contains("\"kind\":\"resume\"")));
+        }
+    }
+
+    private static void awaitEnd(TrainingRun run) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (run.status().state() == RunState.RUNNING && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static void assertBitwiseEqual(MultiLayerNetwork expected, MultiLayerNetwork actual) {
+        INDArray e = expected.params();
+        INDArray a = actual.params();
+        assertEquals(e, a, "parameters differ after resuming");
+        assertEquals(expected.getUpdater().getStateViewArray(), actual.getUpdater().getStateViewArray());
+        assertEquals(expected.getIterationCount(), actual.getIterationCount());
+    }
+
+}
