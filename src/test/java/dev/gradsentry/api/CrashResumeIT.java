@@ -1,0 +1,194 @@
+package dev.gradsentry.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The packaged service is killed with SIGKILL while it trains; a new process finds the run {@code interrupted},
+ * resumes it from the last checkpoint, and the step counter, the guard and the audit log carry on: every event
+ * written before the kill is still there, once.
+ */
+class CrashResumeIT {
+
+    private static final String TOKEN = "crash-test-token";
+    private static final long STEPS = 400;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<Process> processes = new ArrayList<>();
+
+    @TempDir
+    Path tmp;
+
+    @AfterEach
+    void killAll() {
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    @Test
+    void aRunKilledMidTrainingResumesWithoutLosingOrRepeatingAnything() throws Exception {
+        Path data = tmp.resolve("data");
+        int port = freePort();
+        Process first = start(data, port, tmp.resolve("first.log"));
+        awaitReady(port, first, tmp.resolve("first.log"));
+        // Relaxing after 5 healthy steps keeps the audit log busy all through the run.
+        send(port, "PUT", "/api/policy", "{\"mode\":\"auto\",\"policy\":\"adaptive\","
+                + "\"settings\":{\"relaxAfter\":5,\"cooldown\":1}}", 200);
+        JsonNode started = send(port, "POST", "/api/runs", "{\"workload\":\"adding\",\"cell\":\"rnn\","
+                + "\"activation\":\"tanh\",\"recurrentGain\":2,\"hidden\":16,\"optimizer\":\"sgd\","
+                + "\"learningRate\":0.1,\"batchSize\":32,\"sequenceLength\":50,\"steps\":" + STEPS + ","
+                + "\"seed\":7,\"evalInterval\":0,\"evalExamples\":200}", 201);
+        String id = started.get("id").asText();
+        awaitRun(port, id, r -> r.get("step").asLong() >= 150, first);
+        first.destroyForcibly().waitFor();
+        assertEquals(137, first.exitValue(), "SIGKILL");
+
+        Path audit = data.resolve("runs").resolve(id).resolve("interventions.jsonl");
+        byte[] beforeKill = Files.readAllBytes(audit);
+        List<JsonNode> eventsBeforeKill = events(beforeKill);
+        assertTrue(eventsBeforeKill.size() >= 3, "the guard must have written to the audit log before the kill");
+
+        Process second = start(data, port, tmp.resolve("second.log"));
+        awaitReady(port, second, tmp.resolve("second.log"));
+        JsonNode found = send(port, "GET", "/api/runs/" + id, null, 200);
+        assertEquals("interrupted", found.get("state").asText(), found.toString());
+        long checkpointStep = found.get("step").asLong();
+        assertTrue(checkpointStep >= 140 && checkpointStep <= STEPS, found.toString());
+
+        JsonNode resumed = send(port, "POST", "/api/runs/" + id + "/resume", "", 200);
+        assertEquals("running", resumed.get("state").asText(), resumed.toString());
+        JsonNode finished = awaitRun(port, id, r -> !r.get("state").asText().equals("running"), second);
+        assertEquals("finished", finished.get("state").asText(), finished.toString());
+        assertEquals(STEPS, finished.get("step").asLong());
+
+        byte[] after = Files.readAllBytes(audit);
+        assertTrue(after.length > beforeKill.length);
+        assertArrayEquals(beforeKill, Arrays.copyOf(after, beforeKill.length),
+                "every line written before the kill is still there, unchanged");
+        List<JsonNode> all = events(after);
+        List<JsonNode> added = all.subList(eventsBeforeKill.size(), all.size());
+        JsonNode resume = added.get(0);
+        assertEquals("resume", resume.get("kind").asText(), resume.toString());
+        assertEquals("interrupted", resume.get("reason").asText());
+        assertEquals(checkpointStep, resume.get("step").asLong());
+        for (JsonNode e : eventsBeforeKill) {
+            assertTrue(e.get("step").asLong() <= checkpointStep, "written before the kill, covered by the checkpoint: "
+                    + e);
+        }
+        for (JsonNode e : added.subList(1, added.size())) {
+            assertTrue(e.get("step").asLong() > checkpointStep, "trained after the resume, not a repeat: " + e);
+        }
+        Set<String> distinct = new HashSet<>();
+        for (JsonNode e : all) {
+            assertTrue(distinct.add(e.get("step") + " " + e.get("kind") + " " + e.get("reason") + " "
+                    + e.get("layer")), "an event appears twice: " + e);
+        }
+        JsonNode page = send(port, "GET", "/api/runs/" + id + "/interventions?limit=1000", null, 200);
+        assertEquals(all.size(), page.get("total").asLong(), page.toString());
+    }
+
+    private Process start(Path data, int port, Path log) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-Dquarkus.http.port=" + port,
+                "-Dquarkus.http.host=127.0.0.1", "-Dgradsentry.data-dir=" + data, "-Dgradsentry.demo.enabled=false",
+                "-Dgradsentry.checkpoint.every=25", "-Dgradsentry.progress-interval=2s",
+                "-jar", "target/quarkus-app/quarkus-run.jar");
+        pb.environment().put("GRADSENTRY_API_TOKEN", TOKEN);
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    private void awaitReady(int port, Process p, Path log) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                fail("the service exited with " + p.exitValue() + ": " + Files.readString(log));
+            }
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri(port, "/q/health/ready")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        fail("the service did not get ready: " + Files.readString(log));
+    }
+
+    private JsonNode awaitRun(int port, String id, Predicate<JsonNode> done, Process p) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        JsonNode run = null;
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            run = send(port, "GET", "/api/runs/" + id, null, 200);
+            if (done.test(run)) {
+                return run;
+            }
+            Thread.sleep(50);
+        }
+        fail("run " + id + " did not get there: " + run);
+        return run;
+    }
+
+    private JsonNode send(int port, String method, String path, String body, int expected) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(port, path)).timeout(Duration.ofSeconds(30));
+        if (body == null) {
+            b.GET();
+        } else {
+            b.method(method, HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json")
+                    .header("Authorization", "Bearer " + TOKEN);
+        }
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(expected, r.statusCode(), method + " " + path + ": " + r.body());
+        return JSON.readTree(r.body());
+    }
+
+    private static List<JsonNode> events(byte[] file) throws IOException {
+        List<JsonNode> list = new ArrayList<>();
+        for (String line : new String(file, StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isEmpty()) {
+                list.add(JSON.readTree(line));
+            }
+        }
+        return list;
+    }
+
+    private static URI uri(int port, String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
