@@ -14,8 +14,9 @@ public final class Bench {
         switch (what) {
             case "overhead" -> OverheadBench.main(rest);
             case "explode" -> ExplosionBench.main(rest);
+            case "checkpoint" -> CheckpointBench.main(rest);
             default -> {
-                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps]");
+                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] | ./bench checkpoint [--quick]");
                 System.exit(2);
             }
         }
