@@ -9,25 +9,25 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
-import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Alertmanager's webhook (payload version 4) into the guard: each firing alert whose {@code action} label names an
  * intervention is applied to the running run through the same engine as automatic interventions, audited with
  * reason {@code alert} and the alert's name and fingerprint. Alertmanager re-sends groups, so a delivery is applied
- * once per (fingerprint, startsAt, status).
+ * once per (fingerprint, startsAt, status), and each action at most once per delivery however many alerts of the
+ * group ask for it. A delivery with no alerts is valid and does nothing.
  */
 @Path("/api/alerts/alertmanager")
 @Produces(MediaType.APPLICATION_JSON)
@@ -53,7 +53,7 @@ public class AlertResource {
         }
     };
 
-    /** Providers: the body-size filter in this class is built before runtime configuration exists. */
+    /** Both are looked up on each delivery, not when the resource is built. */
     public AlertResource(Provider<RunRegistry> runs, Provider<GradSentryConfig> config) {
         this.runs = runs;
         this.config = config;
@@ -73,21 +73,6 @@ public class AlertResource {
     public record Outcome(int applied, int duplicates, int ignored, int resolved, List<String> notes) {
     }
 
-    /** Bodies over the limit are refused before they are read. */
-    @ServerRequestFilter
-    public Optional<Response> limitBody(ContainerRequestContext request) {
-        if (!request.getUriInfo().getPath().startsWith("/api/alerts/")) {
-            return Optional.empty();
-        }
-        int limit = config.get().alerts().maxBodyBytes();
-        if (request.getLength() > limit) {
-            return Optional.of(Problem.response(413, "Payload Too Large", "the webhook body has "
-                    + request.getLength() + " bytes, more than gradsentry.alerts.max-body-bytes (" + limit + ")",
-                    null));
-        }
-        return Optional.empty();
-    }
-
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     public synchronized Outcome receive(Webhook body) {
@@ -97,6 +82,7 @@ public class AlertResource {
         int ignored = 0;
         int resolved = 0;
         List<String> notes = new ArrayList<>();
+        Set<ExternalRequest.Action> requested = EnumSet.noneOf(ExternalRequest.Action.class);
         for (Alert a : body.alerts()) {
             String name = a.labels().get("alertname");
             String key = a.fingerprint() + "|" + a.startsAt() + "|" + a.status();
@@ -134,6 +120,12 @@ public class AlertResource {
                 notes.add(name + ": action '" + action + "' is not one GradSentry applies; ignored");
                 LOG.infof("alert %s with action '%s' ignored (known actions: %s, resume)", name, action,
                         ACTIONS.keySet());
+                continue;
+            }
+            // A group can carry one alert per layer; one tightening per delivery, not one per layer.
+            if (!requested.add(mapped)) {
+                duplicates++;
+                notes.add(name + ": " + action + " already requested by an earlier alert of this delivery");
                 continue;
             }
             if (runs.get().requestOnActive(new ExternalRequest(mapped, "alert", detail))) {

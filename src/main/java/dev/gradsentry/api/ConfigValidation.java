@@ -3,10 +3,16 @@ package dev.gradsentry.api;
 import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.intervene.GuardMode;
 import dev.gradsentry.core.intervene.GuardSettings;
+import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunSpec;
 
+import io.quarkus.runtime.configuration.ConfigurationException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Set;
 
 /** Checks the {@code gradsentry.*} settings once at startup, so a bad value stops the service with one clear line. */
 final class ConfigValidation {
@@ -27,7 +33,10 @@ final class ConfigValidation {
                 "must be >= 1 (steps between checkpoints), was " + config.checkpoint().every());
         require(config.checkpoint().keep() >= 1, "gradsentry.checkpoint.keep",
                 "must be >= 1 (checkpoint files kept per run), was " + config.checkpoint().keep());
+        require(config.alerts().maxBodyBytes() >= 1024, "gradsentry.alerts.max-body-bytes",
+                "must be at least 1024 (one Alertmanager alert is about 1 KB), was " + config.alerts().maxBodyBytes());
         if (config.demo().enabled()) {
+            fashionMnist(config);
             try {
                 ServiceBeans.demoSpec(config.demo());
             } catch (ProblemMappers.BadRequestProblem e) {
@@ -65,6 +74,18 @@ final class ConfigValidation {
         }
     }
 
+    /** The demo trains on Fashion-MNIST at once: a missing data set is a configuration error, not a failed run. */
+    private static void fashionMnist(GradSentryConfig config) {
+        Path dir = config.fashionMnistPath();
+        for (String name : FashionMnist.FILES) {
+            if (!Files.isReadable(dir.resolve(name + ".gz")) && !Files.isReadable(dir.resolve(name))) {
+                throw new InvalidConfigException("gradsentry.fashion-mnist-path", dir.resolve(name + ".gz")
+                        + " is missing; install the Debian package dataset-fashion-mnist, point the key at the "
+                        + "directory of the four IDX files, or set gradsentry.demo.enabled=false");
+            }
+        }
+    }
+
     private static void require(boolean ok, String key, String message) {
         if (!ok) {
             throw new InvalidConfigException(key, message);
@@ -75,10 +96,13 @@ final class ConfigValidation {
         return camel.replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase();
     }
 
-    /** A setting is out of range; the message names the key and the fix. */
-    static final class InvalidConfigException extends RuntimeException {
+    /**
+     * A setting is out of range; the message names the key and the fix. A {@link ConfigurationException}, so that
+     * Quarkus prints only its message, one line, when it stops at startup.
+     */
+    static final class InvalidConfigException extends ConfigurationException {
         InvalidConfigException(String key, String message) {
-            super("invalid configuration " + key + ": " + message);
+            super("invalid configuration " + key + ": " + message, Set.of(key));
         }
     }
 }

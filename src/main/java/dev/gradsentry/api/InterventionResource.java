@@ -36,10 +36,12 @@ public class InterventionResource {
 
     @GET
     public Page list(@PathParam("id") String id, @QueryParam("kind") String kind,
-                     @QueryParam("offset") @DefaultValue("0") int offset,
-                     @QueryParam("limit") @DefaultValue("100") int limit) {
-        TrainingRun run = runs.run(id).orElseThrow(() -> new ProblemMappers.NotFoundProblem("no run with id '" + id
-                + "'; GET /api/runs lists the known runs"));
+                     @QueryParam("offset") @DefaultValue("0") String offsetParam,
+                     @QueryParam("limit") @DefaultValue("100") String limitParam) {
+        TrainingRun run = runs.run(id).orElseThrow(() -> new ProblemMappers.NotFoundProblem("id", "no run with id '"
+                + id + "'; GET /api/runs lists the known runs"));
+        int offset = wholeNumber("offset", offsetParam);
+        int limit = wholeNumber("limit", limitParam);
         if (kind != null && !KINDS.contains(kind)) {
             throw new ProblemMappers.BadRequestProblem("kind", "kind '" + kind + "' is not valid; valid: "
                     + String.join(", ", KINDS.stream().sorted().toList()));
@@ -53,5 +55,14 @@ public class InterventionResource {
         Predicate<Intervention> filter = kind == null ? i -> true : i -> i.kind().equals(kind);
         return new Page(run.interventions().count(filter), offset, limit,
                 run.interventions().page(filter, offset, limit));
+    }
+
+    /** Query parameters arrive as text: JAX-RS would answer a non-number with 404, which names nothing. */
+    private static int wholeNumber(String name, String value) {
+        try {
+            return Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            throw new ProblemMappers.BadRequestProblem(name, name + " must be a whole number, was '" + value + "'");
+        }
     }
 }

@@ -1,22 +1,33 @@
 package dev.gradsentry.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunSpec;
+import jakarta.ws.rs.NotAcceptableException;
+import jakarta.ws.rs.NotAllowedException;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.NotSupportedException;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
+import java.io.CharConversionException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /** Turns every failure of a request into an {@code application/problem+json} body that names the field at fault. */
 public class ProblemMappers {
 
     private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+    /** The field a problem names when the fault is the request body as a whole. */
+    static final String BODY = "body";
 
     @ServerExceptionMapper
     public Response invalidSpec(RunSpec.InvalidSpecException e) {
@@ -30,7 +41,7 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response notFound(NotFoundProblem e) {
-        return Problem.response(Response.Status.NOT_FOUND, e.getMessage(), null);
+        return Problem.response(Response.Status.NOT_FOUND, e.getMessage(), e.field());
     }
 
     @ServerExceptionMapper
@@ -51,17 +62,75 @@ public class ProblemMappers {
 
     @ServerExceptionMapper(priority = 1)
     public Response json(JsonProcessingException e) {
-        String field = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? path(m) : null;
-        String detail;
-        if (e instanceof UnrecognizedPropertyException u) {
-            detail = "unknown field '" + u.getPropertyName() + "'; valid fields: "
-                    + u.getKnownPropertyIds().stream().map(Object::toString).sorted().collect(Collectors.joining(", "));
-        } else if (field != null) {
-            detail = "field '" + field + "' has the wrong type or format: " + e.getOriginalMessage();
-        } else {
-            detail = "the body is not valid JSON: " + e.getOriginalMessage();
+        if (invalidUtf8(e)) {
+            return Problem.response(Response.Status.BAD_REQUEST, "the body is not valid UTF-8 ("
+                    + e.getOriginalMessage() + "); send JSON encoded as UTF-8", BODY);
         }
-        return Problem.response(Response.Status.BAD_REQUEST, detail, field);
+        if (e instanceof UnrecognizedPropertyException u) {
+            return Problem.response(Response.Status.BAD_REQUEST, "unknown field '" + u.getPropertyName()
+                    + "'; valid fields: " + u.getKnownPropertyIds().stream().map(Object::toString).sorted()
+                    .collect(Collectors.joining(", ")), path(u));
+        }
+        if (e instanceof MismatchedInputException mismatch && mismatch.getTargetType() != null) {
+            String field = mismatch.getPath().isEmpty() ? null : path(mismatch);
+            return Problem.response(Response.Status.BAD_REQUEST, (field == null ? "the body" : field)
+                    + " has the wrong type: it must be " + expected(mismatch.getTargetType()),
+                    field == null ? BODY : field);
+        }
+        // A syntax error carries no mapping path (or only the enclosing object's), but the parser knows the field.
+        StreamReadException syntax = streamRead(e);
+        String field = syntax != null && syntax.getProcessor() != null
+                && !e.getOriginalMessage().contains("end-of-input")
+                ? parsingPath(syntax.getProcessor().getParsingContext()) : null;
+        if (field == null && e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+            field = path(m);
+        }
+        if (field != null && e.getOriginalMessage().startsWith("Duplicate field")) {
+            return Problem.response(Response.Status.BAD_REQUEST, "field '" + field + "' appears more than once; "
+                    + "give it once", field);
+        }
+        String what = syntax == null ? "has the wrong type or format" : "is not valid JSON";
+        return Problem.response(Response.Status.BAD_REQUEST, (field == null ? "the body " : "field '" + field + "' ")
+                + what + ": " + e.getOriginalMessage(), field == null ? BODY : field);
+    }
+
+    private static StreamReadException streamRead(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StreamReadException r) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    private static boolean invalidUtf8(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof CharConversionException || t.getMessage() != null
+                    && t.getMessage().contains("Invalid UTF-8")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What a JSON value must look like to fill a field of this Java type, in the words of the JSON spec. */
+    private static String expected(Class<?> type) {
+        if (type == Integer.class || type == int.class || type == Long.class || type == long.class) {
+            return "a whole number (a JSON number without a fraction or quotes)";
+        }
+        if (type == Double.class || type == double.class) {
+            return "a finite number (a JSON number without quotes)";
+        }
+        if (type == String.class) {
+            return "a string (in quotes)";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (java.util.Collection.class.isAssignableFrom(type)) {
+            return "a list ([...])";
+        }
+        return "an object ({...})";
     }
 
     private static String path(JsonMappingException e) {
@@ -71,12 +140,41 @@ public class ProblemMappers {
                 .replace(".[", "[");
     }
 
+    /** The dotted path of the field the parser was in, or null at the top level. */
+    private static String parsingPath(JsonStreamContext context) {
+        List<String> names = new ArrayList<>();
+        for (JsonStreamContext c = context; c != null && !c.inRoot(); c = c.getParent()) {
+            if (c.inObject() && c.getCurrentName() != null) {
+                names.add(0, c.getCurrentName());
+            } else if (c.inArray()) {
+                names.add(0, "[" + Math.max(c.getCurrentIndex(), 0) + "]");
+            }
+        }
+        return names.isEmpty() ? null : String.join(".", names).replace(".[", "[");
+    }
+
     @ServerExceptionMapper
     public Response web(WebApplicationException e) {
         if (e.getCause() instanceof JsonProcessingException json) {
             return json(json); // the JSON reader wraps syntax errors
         }
         Response r = e.getResponse();
+        if (e instanceof NotSupportedException) {
+            return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "send the body as JSON "
+                    + "with 'Content-Type: application/json'", "Content-Type");
+        }
+        if (e instanceof NotAcceptableException) {
+            return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "this endpoint answers "
+                    + "in JSON; accept application/json", "Accept");
+        }
+        if (e instanceof NotAllowedException) {
+            return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "this path does not take "
+                    + "that method; README.md, REST API, lists each path's methods", "method");
+        }
+        if (e instanceof NotFoundException) {
+            return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "no such path; the "
+                    + "endpoints are listed in README.md, REST API", "path");
+        }
         return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), e.getMessage(), null);
     }
 
@@ -110,8 +208,20 @@ public class ProblemMappers {
 
     /** The path names something that does not exist. */
     public static final class NotFoundProblem extends RuntimeException {
+        private final String field;
+
         public NotFoundProblem(String message) {
+            this(null, message);
+        }
+
+        /** @param field the path parameter naming the missing thing, e.g. {@code id} */
+        public NotFoundProblem(String field, String message) {
             super(message);
+            this.field = field;
+        }
+
+        public String field() {
+            return field;
         }
     }
 }

@@ -80,6 +80,7 @@ public class RunResource {
     }
 
     private static ProblemMappers.NotFoundProblem unknown(String id) {
-        return new ProblemMappers.NotFoundProblem("no run with id '" + id + "'; GET /api/runs lists the known runs");
+        return new ProblemMappers.NotFoundProblem("id",
+                "no run with id '" + id + "'; GET /api/runs lists the known runs");
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Fashion-MNIST as shipped by the Debian package {@code dataset-fashion-mnist}: 60,000 training and 10,000 test
@@ -25,10 +26,12 @@ public record FashionMnist(Split train, Split test) {
         }
     }
 
+    /** The four IDX files, each read from {@code <name>.gz} or, failing that, {@code <name>}. */
+    public static final List<String> FILES = List.of("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+
     public static FashionMnist load(Path dir) {
-        return new FashionMnist(
-                split(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                split(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"));
+        return new FashionMnist(split(dir, FILES.get(0), FILES.get(1)), split(dir, FILES.get(2), FILES.get(3)));
     }
 
     private static Split split(Path dir, String images, String labels) {

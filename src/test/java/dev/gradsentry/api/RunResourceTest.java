@@ -137,8 +137,8 @@ class RunResourceTest {
         badRequest("{\"workload\":\"adding\",\"sequenceLength\":1}", "sequenceLength", "between 2");
         badRequest("{\"workload\":\"fashion-mlp\",\"stepz\":10}", "stepz", "valid fields");
         badRequest("{\"workload\":\"fashion-mlp\",\"hidden\":2.5}", "hidden", "wrong type");
-        badRequest("{\"workload\":\"fashion-mlp\",\"learningRate\":NaN}", null, "not valid JSON");
-        badRequest("{\"workload\":", null, "not valid JSON");
+        badRequest("{\"workload\":\"fashion-mlp\",\"learningRate\":NaN}", "learningRate", "not valid JSON");
+        badRequest("{\"workload\":", "body", "not valid JSON");
         badRequest("", "workload", "empty");
         given().contentType(ContentType.TEXT).body("workload=fashion-mlp")
                 .when().post("/api/runs")

@@ -1,0 +1,90 @@
+package dev.gradsentry.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.config.GradSentryConfig;
+import io.quarkus.vertx.http.runtime.RouteConstants;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/**
+ * Checks the headers that announce a body under {@code /api}, before a byte of it is read: a declared length over the
+ * limit is a 413 and a body without a content type a 415, each with a problem body. It runs as a Vert.x route ahead
+ * of Quarkus' own upload limit ({@code quarkus.http.limits.max-body-size}), which answers with an empty 413, and of
+ * Quarkus REST, which would take a body without a content type as JSON. A body without a declared length (chunked,
+ * HTTP/2) is held to the same limit by {@link JsonBody} once read.
+ */
+@ApplicationScoped
+public class BodyHeaders {
+
+    /** Run and policy bodies are a few hundred bytes; 64 KiB leaves room without letting anyone fill the heap. */
+    static final int MAX_API_BODY_BYTES = 64 * 1024;
+
+    private final GradSentryConfig config;
+    private final ObjectMapper json;
+
+    public BodyHeaders(GradSentryConfig config, ObjectMapper json) {
+        this.config = config;
+        this.json = json;
+    }
+
+    void install(@Observes Router router) {
+        router.route("/api/*").order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT - 1).handler(this::check);
+    }
+
+    private void check(RoutingContext context) {
+        String length = context.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+        boolean chunked = context.request().getHeader(HttpHeaders.TRANSFER_ENCODING) != null;
+        if (context.request().getHeader(HttpHeaders.CONTENT_TYPE) == null && (chunked
+                || length != null && !length.strip().equals("0"))) {
+            refuse(context, 415, "Unsupported Media Type", "the body has no content type; send it as JSON with "
+                    + "'Content-Type: application/json'", "Content-Type");
+            return;
+        }
+        if (length == null) {
+            context.next(); // chunked or HTTP/2: JsonBody checks the size once the body is read
+            return;
+        }
+        long bytes;
+        try {
+            bytes = Long.parseLong(length.strip());
+        } catch (NumberFormatException e) {
+            refuse(context, 400, "Bad Request", "Content-Length must be a number of bytes", "Content-Length");
+            return;
+        }
+        String path = context.normalizedPath();
+        if (bytes > limit(path)) {
+            refuse(context, 413, "Payload Too Large", tooLarge(path, bytes), ProblemMappers.BODY);
+            return;
+        }
+        context.next();
+    }
+
+    /** The largest body a path under {@code /api} takes. */
+    int limit(String path) {
+        return path.startsWith("/api/alerts/") ? config.alerts().maxBodyBytes() : MAX_API_BODY_BYTES;
+    }
+
+    String tooLarge(String path, long bytes) {
+        int limit = limit(path);
+        return "the body has " + bytes + " bytes, more than " + (path.startsWith("/api/alerts/")
+                ? "gradsentry.alerts.max-body-bytes (" + limit + ")" : "the " + limit + " bytes this endpoint takes");
+    }
+
+    /** Answers without reading the body, so the connection cannot be reused: it is closed after the answer. */
+    private void refuse(RoutingContext context, int status, String title, String detail, String field) {
+        String body;
+        try {
+            body = json.writeValueAsString(new Problem("about:blank", title, status, detail, field));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a Problem always serialises", e);
+        }
+        context.response().setStatusCode(status)
+                .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                .putHeader(HttpHeaders.CONNECTION, "close")
+                .end(body);
+    }
+}
