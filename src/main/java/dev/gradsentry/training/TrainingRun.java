@@ -165,9 +165,10 @@ public final class TrainingRun implements Runnable {
     @Override
     public void run() {
         boolean resuming = probe != null || restoreFrom != null;
-        if (resuming) {
+        if (probe != null) {
             telemetry.runResumed(id);
         } else {
+            // A run restored from disk is new to this process's metrics.
             telemetry.runStarted(id, spec);
         }
         RunState end = RunState.FAILED;
