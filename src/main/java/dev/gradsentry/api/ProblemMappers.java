@@ -2,6 +2,7 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
@@ -19,6 +20,7 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 import java.io.CharConversionException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -89,7 +91,8 @@ public class ProblemMappers {
             return Problem.response(Response.Status.BAD_REQUEST, "field '" + field + "' appears more than once; "
                     + "give it once", field);
         }
-        String what = syntax == null ? "has the wrong type or format" : "is not valid JSON";
+        String what = syntax == null ? "has the wrong type or format"
+                : syntax instanceof InputCoercionException ? "is out of range" : "is not valid JSON";
         return Problem.response(Response.Status.BAD_REQUEST, (field == null ? "the body " : "field '" + field + "' ")
                 + what + ": " + e.getOriginalMessage(), field == null ? BODY : field);
     }
@@ -127,7 +130,7 @@ public class ProblemMappers {
         if (type == Boolean.class || type == boolean.class) {
             return "true or false";
         }
-        if (java.util.Collection.class.isAssignableFrom(type)) {
+        if (Collection.class.isAssignableFrom(type)) {
             return "a list ([...])";
         }
         return "an object ({...})";
