@@ -15,8 +15,10 @@ public final class Bench {
             case "overhead" -> OverheadBench.main(rest);
             case "explode" -> ExplosionBench.main(rest);
             case "checkpoint" -> CheckpointBench.main(rest);
+            case "load" -> LoadBench.main(rest);
             default -> {
-                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] | ./bench checkpoint [--quick]");
+                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] "
+                        + "| ./bench checkpoint [--quick] | ./bench load [--quick]");
                 System.exit(2);
             }
         }
