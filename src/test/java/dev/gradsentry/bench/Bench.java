@@ -14,8 +14,10 @@ public final class Bench {
         switch (what) {
             case "overhead" -> OverheadBench.main(rest);
             case "explode" -> ExplosionBench.main(rest);
+            case "stability" -> StabilityBench.main(rest);
             default -> {
-                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps]");
+                System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] "
+                        + "| ./bench stability [--quick] [--out DIR]");
                 System.exit(2);
             }
         }
