@@ -4,7 +4,6 @@ import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.clip.NoClip;
 
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -52,6 +51,6 @@ record Contender(String label, String policy, Map<String, Double> settings, bool
     }
 
     static String number(double v) {
-        return v == Math.rint(v) ? String.valueOf((long) v) : String.format(Locale.ROOT, "%s", v);
+        return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
     }
 }

@@ -142,9 +142,7 @@ public final class StabilityBench {
 
     /** The article's Keras run, {@code steps_per_epoch=500, epochs=10}: evaluated once per "epoch". */
     private static ExplodingConfig article(int steps, int stepsPerEpoch) {
-        ExplodingConfig mlp = config("seed article: fashion-mlp", WorkloadKind.FASHION_MLP, steps, 128, 100,
-                stepsPerEpoch, 0.7, 9);
-        return mlp;
+        return config("seed article: fashion-mlp", WorkloadKind.FASHION_MLP, steps, 128, 100, stepsPerEpoch, 0.7, 9);
     }
 
     private static List<Contender> articleContenders() {

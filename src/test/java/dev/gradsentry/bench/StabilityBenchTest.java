@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -129,11 +130,34 @@ class StabilityBenchTest {
         assertEquals(header, lines.get(0));
         List<String> columns = Arrays.asList(header.split(","));
         return lines.subList(1, lines.size()).stream().map(line -> {
-            String[] cells = line.split(",", -1);
-            assertEquals(columns.size(), cells.length, line);
-            assertFalse(line.isBlank());
-            return Arrays.stream(cells).collect(Collectors.toList());
+            List<String> cells = fields(line);
+            assertEquals(columns.size(), cells.size(), line);
+            return cells;
         }).map(cells -> columns.stream().collect(Collectors.toMap(Function.identity(),
                 c -> cells.get(columns.indexOf(c))))).toList();
+    }
+
+    /** The fields of one RFC 4180 line: commas separate, double quotes enclose, a doubled quote is a quote. */
+    private static List<String> fields(String line) {
+        List<String> fields = new ArrayList<>();
+        StringBuilder field = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char ch = line.charAt(i);
+            if (quoted && ch == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                field.append('"');
+                i++;
+            } else if (ch == '"') {
+                quoted = !quoted;
+            } else if (ch == ',' && !quoted) {
+                fields.add(field.toString());
+                field.setLength(0);
+            } else {
+                field.append(ch);
+            }
+        }
+        assertFalse(quoted, "unterminated quote in " + line);
+        fields.add(field.toString());
+        return fields;
     }
 }

@@ -59,7 +59,7 @@ final class StabilityTable {
      * @param none          training without clipping
      * @param bestFixed     the best fixed threshold of all three grids, by median metric
      * @param adaptive      GradSentry with defaults
-     * @param gap           adaptive minus best fixed: accuracy points, or relative MSE in percent (positive: worse)
+     * @param gap           how much worse adaptive is than the best fixed: accuracy points, or relative MSE in percent
      * @param withinBar     gap within 1 accuracy point or 5% relative MSE
      * @param ranking       adaptive, autoclip, zclip and agc, best median metric first
      */
@@ -133,7 +133,7 @@ final class StabilityTable {
                 .append("|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Cell c : cells) {
             ExplodingConfig k = c.config();
-            boolean best = k != null && c.contender().grid() != null
+            boolean best = c.contender().grid() != null
                     && bestOfGrid(k, c.contender().grid()).map(b -> b == c).orElse(false);
             out.append("| ").append(k.name())
                     .append(" | ").append(best ? "**" + c.contender().label() + "**" : c.contender().label())
@@ -162,8 +162,10 @@ final class StabilityTable {
                     .append(" | ").append(v.bestFixed().contender().label()).append(": ")
                     .append(number(v.bestFixed().metric().median(), fmt))
                     .append(" | ").append(number(v.adaptive().metric().median(), fmt))
-                    .append(" | ").append(String.format(Locale.ROOT,
-                            v.config().higherIsBetter() ? "%+.2f points" : "%+.1f%% MSE", -v.gap()))
+                    // signed as a difference of the metric: fewer accuracy points, or a higher MSE
+                    .append(" | ").append(v.config().higherIsBetter()
+                            ? String.format(Locale.ROOT, "%+.2f points", -v.gap())
+                            : String.format(Locale.ROOT, "%+.1f%% MSE", v.gap()))
                     .append(" | ").append(v.withinBar() ? "yes" : "no")
                     .append(" | ").append(v.adaptive().everNonFinite() ? "yes" : "no")
                     .append(" | ").append(v.ranking().stream()
@@ -185,7 +187,7 @@ final class StabilityTable {
     String csv() {
         StringBuilder out = new StringBuilder(CSV_HEADER).append('\n');
         for (Cell c : cells) {
-            out.append(String.join(",", c.config().name(), c.contender().label(),
+            out.append(String.join(",", csvText(c.config().name()), csvText(c.contender().label()),
                     String.valueOf(c.contender().guarded()), c.contender().grid() == null ? "" : c.contender().grid(),
                     String.valueOf(c.seeds()), c.config().metric()));
             for (Spread s : List.of(c.metric(), c.finalLoss(), c.bestLoss(), c.stepsToTarget(), c.nonFiniteSteps(),
@@ -207,7 +209,7 @@ final class StabilityTable {
     static String runsCsv(List<StabilityRun.Outcome> outcomes) {
         StringBuilder out = new StringBuilder(RUNS_CSV_HEADER).append('\n');
         for (StabilityRun.Outcome o : outcomes) {
-            out.append(String.join(",", o.config().name(), o.contender().label(),
+            out.append(String.join(",", csvText(o.config().name()), csvText(o.contender().label()),
                     String.valueOf(o.contender().guarded()), String.valueOf(o.seed()), o.config().metric(),
                     csvNumber(o.finalMetric()), csvNumber(o.finalLoss()), csvNumber(o.bestLoss()),
                     o.stepsToTarget() < 0 ? "" : String.valueOf(o.stepsToTarget()),
@@ -217,7 +219,12 @@ final class StabilityTable {
         return out.toString();
     }
 
-    /** Empty for "never" and NaN, so that a spreadsheet reads the column as numbers. */
+    /** A label as one CSV field: quoted (RFC 4180) when it holds a comma or a quote, as "guard, no clipping" does. */
+    static String csvText(String text) {
+        return text.contains(",") || text.contains("\"") ? "\"" + text.replace("\"", "\"\"") + "\"" : text;
+    }
+
+    /** Empty for "never", so that a spreadsheet reads the column as numbers. */
     private static String csvNumber(double v) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : Double.isNaN(v) ? "NaN" : "";
     }
