@@ -16,9 +16,11 @@ public final class Bench {
             case "explode" -> ExplosionBench.main(rest);
             case "checkpoint" -> CheckpointBench.main(rest);
             case "load" -> LoadBench.main(rest);
+            case "stability" -> StabilityBench.main(rest);
             default -> {
                 System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] "
-                        + "| ./bench checkpoint [--quick] | ./bench load [--quick]");
+                        + "| ./bench stability [--quick] [--out DIR] | ./bench checkpoint [--quick] "
+                        + "| ./bench load [--quick]");
                 System.exit(2);
             }
         }
