@@ -52,6 +52,12 @@ public final class StabilityBench {
                     replicationContenders);
         }
 
+        /** Only the contender labelled {@code label}, e.g. {@code adaptive (guard)}, on every configuration. */
+        Plan onlyContender(String label) {
+            return new Plan(configs, contenders.stream().filter(c -> c.label().equals(label)).toList(), seeds,
+                    replication, replicationContenders.stream().filter(c -> c.label().equals(label)).toList());
+        }
+
         /** Only the configuration whose name or file-name slug is {@code name} (the article's included). */
         Plan only(String name) {
             boolean article = name.equals(replication.name()) || name.equals(slug(replication.name()));
@@ -76,6 +82,7 @@ public final class StabilityBench {
         boolean quick = false;
         Path out = Path.of("target", "bench");
         String only = null;
+        String contender = null;
         int seeds = SEEDS.size();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -83,15 +90,19 @@ public final class StabilityBench {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--only" -> only = args[++i];
                 case "--seeds" -> seeds = Integer.parseInt(args[++i]);
+                case "--contender" -> contender = args[++i];
                 default -> {
                     System.err.println("usage: ./bench stability [--quick] [--out DIR] [--only CONFIGURATION] "
-                            + "[--seeds N]");
+                            + "[--contender LABEL] [--seeds N]");
                     System.exit(2);
                 }
             }
         }
         System.setProperty("java.awt.headless", "true");
         Plan plan = quick ? quickPlan() : fullPlan();
+        if (contender != null) {
+            plan = plan.onlyContender(contender);
+        }
         run(only == null ? plan.withSeeds(seeds) : plan.only(only).withSeeds(seeds), out, System.out);
     }
 

@@ -74,16 +74,21 @@ class RunRecoveryTest {
         whole.run();
         assertEquals(RunState.FINISHED, whole.status().state());
         List<Intervention> wholeEvents = whole.interventions().page(i -> true, 0, 10_000);
-        assertTrue(wholeEvents.stream().filter(i -> i.step() > 10).count() >= 3, "the exploding run must keep the guard busy: " + wholeEvents);
-
-        // A crash right after the checkpoint at step 10 was written, before its audit events reached the log.
+        // A crash right after the first checkpoint past the start was written, before its audit events reached the
+        // log.
         Path runDir = TrainingRun.runDirectory(a, "r1");
-        Path at10 = runDir.resolve("checkpoint-000000000010.zip");
-        CheckpointStore.Loaded loaded = new CheckpointStore(runDir, 1000).read(at10, List.of());
+        CheckpointStore store = new CheckpointStore(runDir, 1000);
+        List<Path> oldestFirst = new ArrayList<>(store.files());
+        java.util.Collections.reverse(oldestFirst);
+        Path crashPoint = oldestFirst.get(1);
+        CheckpointStore.Loaded loaded = store.read(crashPoint, List.of());
+        long crashStep = loaded.checkpoint().step();
+        assertTrue(wholeEvents.stream().filter(i -> i.step() >= crashStep).count() >= 2,
+                "the exploding run must keep the guard busy after step " + crashStep + ": " + wholeEvents);
         Path b = tmp.resolve("b");
         Path crashed = TrainingRun.runDirectory(b, "r1");
         Files.createDirectories(crashed);
-        Files.copy(at10, crashed.resolve(at10.getFileName()));
+        Files.copy(crashPoint, crashed.resolve(crashPoint.getFileName()));
         byte[] audit = Files.readAllBytes(runDir.resolve(TrainingRun.AUDIT_FILE));
         Files.write(crashed.resolve(TrainingRun.AUDIT_FILE),
                 java.util.Arrays.copyOf(audit, (int) loaded.checkpoint().audit().bytes()));
@@ -93,7 +98,7 @@ class RunRecoveryTest {
         List<TrainingRun.Recovered> found = registry.recover();
         assertEquals(1, found.size());
         assertEquals(RunState.INTERRUPTED, registry.find("r1").orElseThrow().state());
-        assertEquals(10, registry.find("r1").orElseThrow().step());
+        assertEquals(crashStep, registry.find("r1").orElseThrow().step());
         registry.resume("r1", "api", null);
         TrainingRun resumed = registry.run("r1").orElseThrow();
         awaitEnd(resumed);
@@ -105,7 +110,7 @@ class RunRecoveryTest {
         List<Intervention> resumedEvents = new ArrayList<>(resumed.interventions().page(i -> true, 0, 10_000));
         Intervention resume = resumedEvents.stream().filter(i -> i.kind().equals("resume")).findFirst().orElseThrow();
         assertEquals("interrupted", resume.reason());
-        assertEquals(10, resume.step());
+        assertEquals(crashStep, resume.step());
         resumedEvents.remove(resume);
         assertEquals(withoutTime(wholeEvents), withoutTime(resumedEvents),
                 "same events at the same steps, none lost, none twice");

@@ -42,6 +42,8 @@ public final class AdaptiveClip implements ClipPolicy {
     public static final double DEFAULT_FLOOR_FRACTION = 0.01;
     public static final int DEFAULT_COOLDOWN = 10;
     public static final int DEFAULT_RELAX_AFTER = 500;
+    /** Below this many healthy norms a layer's history is too short for a percentile. */
+    static final int SHORT_HISTORY = 20;
 
     private final double percentile;
     private final int window;
@@ -99,7 +101,7 @@ public final class AdaptiveClip implements ClipPolicy {
             if (thresholds == null) {
                 enable(step);
             } else {
-                tighten();
+                tighten(signal.nonFinite() || signal.diverging());
             }
         } else {
             healthyStreak++;
@@ -121,14 +123,14 @@ public final class AdaptiveClip implements ClipPolicy {
         if (thresholds == null) {
             enable(null);
         } else {
-            tighten();
+            tighten(signal.nonFinite() || signal.diverging());
         }
     }
 
     private void enable(StepStats step) {
         Map<String, Double> t = new LinkedHashMap<>();
         for (String layer : history.keySet()) {
-            t.put(layer, percentileOf(layer));
+            t.put(layer, scaleOf(layer));
         }
         if (step != null) {
             for (LayerStats l : step.layers()) {
@@ -146,8 +148,12 @@ public final class AdaptiveClip implements ClipPolicy {
         lastChange = new ClipChange("clip-enable", "all", Double.NaN, t.values().iterator().next());
     }
 
-    private void tighten() {
-        if (sinceTighten < cooldown) {
+    /**
+     * @param severe the step was lost (NaN, or rolled back for divergence) while clipping: the thresholds let through
+     *               updates that wreck the run, so the cooldown does not apply
+     */
+    private void tighten(boolean severe) {
+        if (sinceTighten < cooldown && !severe) {
             return;
         }
         double before = thresholds.values().iterator().next();
@@ -190,12 +196,16 @@ public final class AdaptiveClip implements ClipPolicy {
         historySize.put(layer, n + 1);
     }
 
-    /** The percentile of a layer's healthy window, linear between closest ranks. */
-    private double percentileOf(String layer) {
+    /**
+     * The layer's healthy scale: the percentile of its window, linear between closest ranks; with fewer than
+     * {@value #SHORT_HISTORY} norms (or than the window holds, if smaller), the smallest. A run that blows up within its first steps has norms that grow
+     * step by step before any detector fires, so there the earliest, smallest one is the healthiest.
+     */
+    private double scaleOf(String layer) {
         int n = Math.min(historySize.get(layer), window);
         double[] sorted = Arrays.copyOf(history.get(layer), n);
         Arrays.sort(sorted);
-        return AutoClip.interpolated(sorted, n, percentile);
+        return n < Math.min(SHORT_HISTORY, window) ? sorted[0] : AutoClip.interpolated(sorted, n, percentile);
     }
 
     /** Current per-layer thresholds, empty while observing. */

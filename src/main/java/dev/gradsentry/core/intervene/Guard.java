@@ -46,6 +46,12 @@ public final class Guard implements GradientInterceptor {
 
     /** External tightening stops at 1% of the policy's own thresholds. */
     static final double MIN_THRESHOLD_SCALE = 0.01;
+    /**
+     * Skipped steps in a row after which the weights, not the batches, are taken to be broken: a gradient that is
+     * non-finite on batch after batch comes from weights an earlier update wrecked, and skipping more steps would
+     * only stall the run, so the guard rolls back instead.
+     */
+    static final int SKIPS_BEFORE_ROLLBACK = 3;
 
     private final Model model;
     private final String run;
@@ -63,6 +69,7 @@ public final class Guard implements GradientInterceptor {
     private NetworkState candidate;
     private long step;
     private long healthySinceSnapshot;
+    private int skipsInARow;
     private long healthyStreak;
     private double baseLearningRate = Double.NaN;
     private double pendingLearningRate = Double.NaN;
@@ -189,21 +196,34 @@ public final class Guard implements GradientInterceptor {
         if (measured.nonFinite() > 0 || !Double.isFinite(measured.globalNorm())) {
             policy.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
             audit(policy.lastChange(), act, measured.globalNorm());
+            if (++skipsInARow >= SKIPS_BEFORE_ROLLBACK) {
+                skipsInARow = 0;
+                rollback(edit, "non-finite-gradient", measured.nonFinite(), act,
+                        SKIPS_BEFORE_ROLLBACK + " steps in a row had non-finite gradients");
+                return;
+            }
             emit("skip", "non-finite-gradient", measured.nonFinite(), Double.NaN, Double.NaN, null, act, policy);
             if (act) {
                 edit.skip();
             }
             return;
         }
+        skipsInARow = 0;
         SpikeDetector.Result spike = spikes.observe(measured);
         lastSpike = spike.spike();
         boolean diverging = divergence.observe(measured.loss());
         if (diverging) {
             divergence.clearStreak();
+            // The policy learns that what it let through wrecked the run, as it does for a non-finite loss.
+            policy.onSkippedStep(new Signal(false, false, Double.NaN, null, true));
+            audit(policy.lastChange(), act, measured.loss());
             rollback(edit, "divergence", measured.loss(), act);
             return;
         }
-        Signal signal = new Signal(false, spike.spike(), spike.score(), spike.spike() ? spike.where() : null, false);
+        // A loss already far above its window (not yet for long enough to roll back) tells the policy that what it
+        // lets through is too much, before the run is lost.
+        Signal signal = new Signal(false, spike.spike(), spike.score(), spike.spike() ? spike.where() : null,
+                divergence.streak() > 0);
         ClipDecision decision = scaled(policy.decide(measured, signal));
         audit(policy.lastChange(), act, spike.spike() ? spike.ratio() : Double.NaN);
         lastDecision = decision;

@@ -53,6 +53,23 @@ class AdaptiveClipTest {
     }
 
     @Test
+    void aShortHistoryEnablesAtItsSmallestNormAndLostStepsTightenDespiteTheCooldown() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        for (double d : new double[] {1, 3, 9}) {
+            p.decide(step(d, 10 * d), Signal.QUIET); // norms that grow step by step: a run blowing up
+        }
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 1.0, "1_output", 10.0)),
+                p.decide(step(50, 500), SPIKE), "three norms are too few for a percentile: the smallest is used");
+        Signal diverging = new Signal(false, false, Double.NaN, null, true);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.5, "1_output", 5.0)),
+                p.decide(step(1, 10), diverging), "a loss far above its window tightens at once");
+        p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+        assertEquals("clip-tighten", p.lastChange().kind(), "so does a non-finite step");
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.25, "1_output", 2.5)),
+                p.decide(step(1, 10), SPIKE), "a spike within the cooldown does not");
+    }
+
+    @Test
     void tightensOnRepeatedTriggersAtMostOncePerCooldownDownToTheFloor() {
         AdaptiveClip p = small();
         for (double d : new double[] {4, 4, 4, 4}) {

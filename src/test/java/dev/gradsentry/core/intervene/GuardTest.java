@@ -104,6 +104,52 @@ class GuardTest {
     }
 
     @Test
+    void nonFiniteGradientsThreeStepsInARowRollBackInsteadOfSkippingForever() {
+        Protected p = protect(net(1, new Adam(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
+        List<DataSet> data = batches(140, 2);
+        for (int i = 0; i < 120; i++) {
+            p.net().fit(data.get(i));
+        }
+        int k = p.net().getIterationCount();
+        for (int j = 0; j < 3; j++) {
+            p.probe().injectAt(k, Double.NaN);
+            p.net().fit(data.get(120 + j));
+        }
+        List<String> kinds = p.events().stream().filter(e -> e.step() >= 120).map(Intervention::kind).toList();
+        assertEquals(List.of("clip-enable", "skip", "clip-tighten", "skip", "clip-tighten", "rollback", "lr-backoff"),
+                kinds);
+        Intervention rollback = p.events().stream().filter(e -> e.kind().equals("rollback")).findFirst().orElseThrow();
+        assertEquals("non-finite-gradient", rollback.reason());
+        assertEquals("3 steps in a row had non-finite gradients", rollback.detail());
+        assertTrue(p.net().getIterationCount() < k, "back on a state kept before the trouble");
+        p.net().fit(data.get(123));
+        assertTrue(p.probe().lastStep().finite(), "training continues");
+        assertEquals(0.005, p.net().getLearningRate(0), 1e-12);
+    }
+
+    @Test
+    void aLossFarAboveItsWindowTightensTheAdaptivePolicyBeforeItRollsBack() {
+        AdaptiveClip policy = AdaptiveClip.defaults();
+        Protected p = protect(net(1, new Adam(0.01)), policy, GuardSettings.defaults());
+        List<DataSet> data = batches(80, 2);
+        for (int i = 0; i < 60; i++) {
+            p.net().fit(data.get(i));
+        }
+        // Targets 100 times larger: the loss jumps far above its window on every following step.
+        for (int i = 60; i < 62; i++) {
+            DataSet d = data.get(i);
+            p.net().fit(new DataSet(d.getFeatures(), d.getLabels().mul(100)));
+        }
+        List<Intervention> late = p.events().stream().filter(e -> e.step() >= 60).toList();
+        assertEquals("clip-enable", late.get(0).kind(), late.toString());
+        assertEquals(60, late.get(0).step());
+        assertEquals("clip-tighten", late.get(1).kind(), "a second step above the window tightens at once, "
+                + "cooldown or not: " + late);
+        assertEquals(61, late.get(1).step());
+        assertTrue(p.events().stream().noneMatch(e -> e.kind().equals("rollback")), "not yet diverging for long");
+    }
+
+    @Test
     void aSpikeMakesTheAdaptivePolicyClipOnThatSameStep() {
         Protected p = protect(net(3, new Sgd(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
         List<DataSet> data = batches(60, 4);
