@@ -1,21 +1,50 @@
 package dev.gradsentry.core.clip;
 
+import dev.gradsentry.core.probe.GradientEdit;
+import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.ParamStats;
+import dev.gradsentry.core.probe.StepStats;
+
 import java.util.Map;
 
 /**
  * What a {@link ClipPolicy} wants done to one step's gradient. Thresholds are on the batch-averaged scale the probe
- * reports (see {@code StepStats}); the guard converts them to DL4J's raw, batch-summed gradients when it applies them.
+ * reports (see {@code StepStats}); the {@link GradientEdit} converts them to DL4J's raw, batch-summed gradients.
  */
 public sealed interface ClipDecision {
 
+    /** Whether applying this decision changes the step's gradient at all. */
+    boolean binds(StepStats step);
+
+    /** Clips the step's gradient in place, before DL4J's updater reads it. */
+    void apply(StepStats step, GradientEdit edit);
+
     /** Leave the gradient as it is. */
     record None() implements ClipDecision {
+        @Override
+        public boolean binds(StepStats step) {
+            return false;
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+        }
     }
 
     /** Scale every gradient by {@code threshold / globalNorm} when the global norm exceeds {@code threshold}. */
     record GlobalNorm(double threshold) implements ClipDecision {
         public GlobalNorm {
             requirePositive(threshold, "threshold");
+        }
+
+        @Override
+        public boolean binds(StepStats step) {
+            return step.globalNorm() > threshold;
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+            edit.scaleAll(threshold / step.globalNorm());
         }
     }
 
@@ -25,6 +54,22 @@ public sealed interface ClipDecision {
             thresholds = Map.copyOf(thresholds);
             thresholds.values().forEach(t -> requirePositive(t, "threshold"));
         }
+
+        @Override
+        public boolean binds(StepStats step) {
+            return step.layers().stream()
+                    .anyMatch(x -> thresholds.containsKey(x.layer()) && x.norm() > thresholds.get(x.layer()));
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+            for (LayerStats x : step.layers()) {
+                Double t = thresholds.get(x.layer());
+                if (t != null && x.norm() > t) {
+                    edit.scaleLayer(x.layer(), t / x.norm());
+                }
+            }
+        }
     }
 
     /** Scale each parameter's gradient (W, b, RW separately) when its own norm exceeds {@code threshold}. */
@@ -32,12 +77,38 @@ public sealed interface ClipDecision {
         public ParamNorm {
             requirePositive(threshold, "threshold");
         }
+
+        @Override
+        public boolean binds(StepStats step) {
+            return step.layers().stream().flatMap(x -> x.params().stream()).anyMatch(x -> x.norm() > threshold);
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+            for (LayerStats x : step.layers()) {
+                for (ParamStats q : x.params()) {
+                    if (q.norm() > threshold) {
+                        edit.scaleParam(x.layer(), q.param(), threshold / q.norm());
+                    }
+                }
+            }
+        }
     }
 
     /** Clip every gradient value to [-threshold, threshold]. */
     record Value(double threshold) implements ClipDecision {
         public Value {
             requirePositive(threshold, "threshold");
+        }
+
+        @Override
+        public boolean binds(StepStats step) {
+            return step.maxAbs() > threshold;
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+            edit.clipValue(threshold);
         }
     }
 
@@ -50,6 +121,17 @@ public sealed interface ClipDecision {
         public UnitWise {
             requirePositive(lambda, "lambda");
             requirePositive(eps, "eps");
+        }
+
+        /** Always: whether a unit is clipped depends on its weights, which the step statistics do not carry. */
+        @Override
+        public boolean binds(StepStats step) {
+            return true;
+        }
+
+        @Override
+        public void apply(StepStats step, GradientEdit edit) {
+            edit.clipUnitWise(lambda, eps);
         }
     }
 

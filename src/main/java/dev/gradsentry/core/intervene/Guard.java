@@ -10,9 +10,7 @@ import dev.gradsentry.core.detect.SpikeDetector;
 import dev.gradsentry.core.probe.GradientEdit;
 import dev.gradsentry.core.probe.GradientInterceptor;
 import dev.gradsentry.core.probe.GradientProbe;
-import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.NetworkState;
-import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -234,9 +232,9 @@ public final class Guard implements GradientInterceptor {
             }
             return;
         }
-        lastClipped = binding(decision, measured);
+        lastClipped = decision.binds(measured);
         if ((act || clippingRequested) && lastClipped) {
-            apply(decision, measured, edit);
+            decision.apply(measured, edit);
         }
     }
 
@@ -385,49 +383,6 @@ public final class Guard implements GradientInterceptor {
             return new ClipDecision.UnitWise(u.lambda() * s, u.eps());
         }
         return d;
-    }
-
-    /** Whether applying the decision changes this step's gradient at all. */
-    private static boolean binding(ClipDecision decision, StepStats m) {
-        if (decision instanceof ClipDecision.GlobalNorm g) {
-            return m.globalNorm() > g.threshold();
-        }
-        if (decision instanceof ClipDecision.LayerNorm l) {
-            return m.layers().stream()
-                    .anyMatch(x -> l.thresholds().containsKey(x.layer()) && x.norm() > l.thresholds().get(x.layer()));
-        }
-        if (decision instanceof ClipDecision.ParamNorm p) {
-            return m.layers().stream().flatMap(x -> x.params().stream()).anyMatch(x -> x.norm() > p.threshold());
-        }
-        if (decision instanceof ClipDecision.Value v) {
-            return m.maxAbs() > v.threshold();
-        }
-        return decision instanceof ClipDecision.UnitWise;
-    }
-
-    private static void apply(ClipDecision decision, StepStats m, GradientEdit edit) {
-        if (decision instanceof ClipDecision.GlobalNorm g) {
-            edit.scaleAll(g.threshold() / m.globalNorm());
-        } else if (decision instanceof ClipDecision.LayerNorm l) {
-            for (LayerStats x : m.layers()) {
-                Double t = l.thresholds().get(x.layer());
-                if (t != null && x.norm() > t) {
-                    edit.scaleLayer(x.layer(), t / x.norm());
-                }
-            }
-        } else if (decision instanceof ClipDecision.ParamNorm p) {
-            for (LayerStats x : m.layers()) {
-                for (ParamStats q : x.params()) {
-                    if (q.norm() > p.threshold()) {
-                        edit.scaleParam(x.layer(), q.param(), p.threshold() / q.norm());
-                    }
-                }
-            }
-        } else if (decision instanceof ClipDecision.Value v) {
-            edit.clipValue(v.threshold());
-        } else if (decision instanceof ClipDecision.UnitWise u) {
-            edit.clipUnitWise(u.lambda(), u.eps());
-        }
     }
 
     private void audit(ClipChange change, boolean act, double measured) {
