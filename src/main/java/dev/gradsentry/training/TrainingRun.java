@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -113,7 +114,7 @@ public final class TrainingRun implements Runnable {
             throws IOException {
         TrainingRun run = new TrainingRun(loaded, workloads, telemetry, settings, guardPolicy, clock);
         Checkpoint c = loaded.checkpoint();
-        List<String> problems = new java.util.ArrayList<>(loaded.problems());
+        List<String> problems = new ArrayList<>(loaded.problems());
         problems.addAll(run.audit.reconcile(c.audit(), c.pendingAudit()));
         run.resumeDetail = "continued from checkpoint " + loaded.file().getFileName() + " at step " + c.step()
                 + (problems.isEmpty() ? "" : "; " + String.join("; ", problems));

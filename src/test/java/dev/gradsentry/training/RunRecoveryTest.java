@@ -15,7 +15,11 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -37,8 +41,8 @@ class RunRecoveryTest {
     /** Relaxing after 5 healthy steps keeps the audit log busy all through the run. */
     private static final GuardPolicy POLICY = new GuardPolicy("adaptive", relaxingEarly(), GuardSettings.defaults());
 
-    private static java.util.Map<String, Double> relaxingEarly() {
-        java.util.Map<String, Double> s = new java.util.LinkedHashMap<>(ClipPolicies.defaults("adaptive"));
+    private static Map<String, Double> relaxingEarly() {
+        Map<String, Double> s = new LinkedHashMap<>(ClipPolicies.defaults("adaptive"));
         s.put("relaxAfter", 5.0);
         s.put("cooldown", 1.0);
         return s;
@@ -79,7 +83,7 @@ class RunRecoveryTest {
         Path runDir = TrainingRun.runDirectory(a, "r1");
         CheckpointStore store = new CheckpointStore(runDir, 1000);
         List<Path> oldestFirst = new ArrayList<>(store.files());
-        java.util.Collections.reverse(oldestFirst);
+        Collections.reverse(oldestFirst);
         Path crashPoint = oldestFirst.get(1);
         CheckpointStore.Loaded loaded = store.read(crashPoint, List.of());
         long crashStep = loaded.checkpoint().step();
@@ -91,7 +95,7 @@ class RunRecoveryTest {
         Files.copy(crashPoint, crashed.resolve(crashPoint.getFileName()));
         byte[] audit = Files.readAllBytes(runDir.resolve(TrainingRun.AUDIT_FILE));
         Files.write(crashed.resolve(TrainingRun.AUDIT_FILE),
-                java.util.Arrays.copyOf(audit, (int) loaded.checkpoint().audit().bytes()));
+                Arrays.copyOf(audit, (int) loaded.checkpoint().audit().bytes()));
 
         RunRegistry registry = new RunRegistry(WORKLOADS, RunTelemetry.NONE, settings(b), 20, POLICY,
                 Clock.systemUTC());

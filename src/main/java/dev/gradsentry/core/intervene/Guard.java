@@ -435,8 +435,8 @@ public final class Guard implements GradientInterceptor {
     }
 
     /**
-     * What the guard learned, for a checkpoint. Call it between steps on the training thread, after any requested
-     * policy change was taken over (so at least one step after it was requested).
+     * What the guard learned, for a checkpoint; call it between steps on the training thread. A policy change that
+     * was requested but not yet taken over by a step is not part of it.
      */
     public GuardState saveState() {
         return new GuardState(step, healthySinceSnapshot, healthyStreak, baseLearningRate, learningRateInForce(),
