@@ -14,14 +14,8 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -38,8 +32,7 @@ import java.util.zip.ZipOutputStream;
  * (a {@link Checkpoint}), {@code model.zip} (the network with its updater state, as DL4J's {@link ModelSerializer}
  * writes it, so DL4J can load it on its own) and the guard's two saved network states.
  *
- * <p>Writes are atomic: a temporary file in the same directory, forced to disk, renamed over the final name, and the
- * directory forced, so a crash leaves either the old set of files or the new one. The newest {@code keep} are kept.
+ * <p>Writes are atomic ({@link AtomicFile}), so a crash leaves either the old set of files or the new one. The newest {@code keep} are kept.
  * Reading checks every entry's CRC-32 and that every entry is there, so a truncated or damaged file is reported and
  * the next older one is used.
  */
@@ -80,13 +73,9 @@ public final class CheckpointStore {
             }
         }
         entries.put(RUN, AuditLog.JSON.writeValueAsBytes(meta));
-        Files.createDirectories(dir);
         Path target = dir.resolve(String.format("%s%012d%s", PREFIX, meta.step(), SUFFIX));
-        Path temp = dir.resolve("." + target.getFileName() + ".tmp");
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            OutputStream out = Channels.newOutputStream(channel);
-            ZipOutputStream zip = new ZipOutputStream(out);
+        ByteArrayOutputStream file = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(file)) {
             for (String name : List.of(RUN, MODEL, LAST_GOOD, CANDIDATE)) {
                 byte[] bytes = entries.get(name);
                 if (bytes != null) {
@@ -95,19 +84,8 @@ public final class CheckpointStore {
                     zip.closeEntry();
                 }
             }
-            zip.finish();
-            out.flush();
-            channel.force(true);
-        } catch (IOException e) {
-            Files.deleteIfExists(temp);
-            throw e;
         }
-        try {
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
-        forceDirectory();
+        AtomicFile.replace(target, file.toByteArray());
         prune();
         return target;
     }
@@ -245,14 +223,6 @@ public final class CheckpointStore {
         crc.update(bytes);
         e.setCrc(crc.getValue());
         return e;
-    }
-
-    private void forceDirectory() {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException e) {
-            // Some file systems cannot open a directory for syncing; the rename itself is still atomic there.
-        }
     }
 
     private void prune() throws IOException {
