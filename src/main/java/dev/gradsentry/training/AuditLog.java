@@ -63,6 +63,11 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         }
     }
 
+    /** Whether some events are not in the file yet; asked after every step, so it copies nothing. */
+    public synchronized boolean hasPending() {
+        return written < events.size();
+    }
+
     /** Events not yet in the file, oldest first. */
     public synchronized List<Intervention> pending() {
         return List.copyOf(events.subList(written, events.size()));
@@ -160,7 +165,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         if (damaged) {
             Files.copy(file, file.resolveSibling(file.getFileName() + ".damaged"),
                     StandardCopyOption.REPLACE_EXISTING);
-            replace(kept);
+            AtomicFile.replace(file, kept);
         }
         close();
         bytes = kept.length;
@@ -170,20 +175,6 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         events.addAll(missing);
         flush();
         return problems;
-    }
-
-    /** Replaces the file's content atomically. */
-    private void replace(byte[] content) throws IOException {
-        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        try (FileChannel c = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer b = ByteBuffer.wrap(content);
-            while (b.hasRemaining()) {
-                c.write(b);
-            }
-            c.force(true);
-        }
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** Matching interventions, oldest first, from {@code offset}, at most {@code limit}. */

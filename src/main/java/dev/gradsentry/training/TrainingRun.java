@@ -89,11 +89,12 @@ public final class TrainingRun implements Runnable {
         this.checkpoints = new CheckpointStore(dir, settings.checkpointKeep());
         this.clock = clock;
         this.createdAt = c.createdAt();
-        this.restoreFrom = loaded;
         this.step = c.step();
         this.batchesDrawn = c.batchesDrawn();
         this.evaluation = c.evaluation();
         RunState state = c.state() == RunState.RUNNING ? RunState.INTERRUPTED : c.state();
+        // Only a run that can be resumed keeps the checkpoint's bytes (the whole model) in memory.
+        this.restoreFrom = state.resumable() ? loaded : null;
         this.status = new RunStatus(id, spec, state, c.step(), c.epoch(), Double.NaN, Double.NaN, c.evaluation(), 0,
                 createdAt, c.savedAt(), c.error());
     }
@@ -206,7 +207,7 @@ public final class TrainingRun implements Runnable {
                 }
                 publish(net, probe.lastStep(), RunState.RUNNING, null);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
-                if (!audit.pending().isEmpty() || step % settings.checkpointEvery() == 0) {
+                if (audit.hasPending() || step % settings.checkpointEvery() == 0) {
                     diskError = checkpoint(net, RunState.RUNNING, null);
                 }
             }
