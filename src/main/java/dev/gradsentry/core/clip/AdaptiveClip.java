@@ -101,7 +101,7 @@ public final class AdaptiveClip implements ClipPolicy {
             if (thresholds == null) {
                 enable(step);
             } else {
-                tighten(signal.nonFinite() || signal.diverging());
+                tighten(signal.severe());
             }
         } else {
             healthyStreak++;
@@ -123,7 +123,7 @@ public final class AdaptiveClip implements ClipPolicy {
         if (thresholds == null) {
             enable(null);
         } else {
-            tighten(signal.nonFinite() || signal.diverging());
+            tighten(signal.severe());
         }
     }
 

@@ -17,4 +17,9 @@ public record Signal(boolean nonFinite, boolean spike, double spikeScore, String
     public boolean trigger() {
         return nonFinite || spike || diverging;
     }
+
+    /** The step is lost (non-finite, or a loss far above its window): worse than a spike. */
+    public boolean severe() {
+        return nonFinite || diverging;
+    }
 }

@@ -50,6 +50,8 @@ public final class Guard implements GradientInterceptor {
      * only stall the run, so the guard rolls back instead.
      */
     static final int SKIPS_BEFORE_ROLLBACK = 3;
+    private static final Signal NON_FINITE = new Signal(true, false, Double.NaN, null, false);
+    private static final Signal DIVERGED = new Signal(false, false, Double.NaN, null, true);
 
     private final Model model;
     private final String run;
@@ -186,14 +188,12 @@ public final class Guard implements GradientInterceptor {
         }
         boolean act = s.mode() == GuardMode.AUTO;
         if (!Double.isFinite(measured.loss())) {
-            policy.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-            audit(policy.lastChange(), act, measured.loss());
+            lostStep(NON_FINITE, act, measured.loss());
             rollback(edit, "non-finite-loss", measured.loss(), act);
             return;
         }
         if (measured.nonFinite() > 0 || !Double.isFinite(measured.globalNorm())) {
-            policy.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-            audit(policy.lastChange(), act, measured.globalNorm());
+            lostStep(NON_FINITE, act, measured.globalNorm());
             if (++skipsInARow >= SKIPS_BEFORE_ROLLBACK) {
                 skipsInARow = 0;
                 rollback(edit, "non-finite-gradient", measured.nonFinite(), act,
@@ -213,8 +213,7 @@ public final class Guard implements GradientInterceptor {
         if (diverging) {
             divergence.clearStreak();
             // The policy learns that what it let through wrecked the run, as it does for a non-finite loss.
-            policy.onSkippedStep(new Signal(false, false, Double.NaN, null, true));
-            audit(policy.lastChange(), act, measured.loss());
+            lostStep(DIVERGED, act, measured.loss());
             rollback(edit, "divergence", measured.loss(), act);
             return;
         }
@@ -278,6 +277,12 @@ public final class Guard implements GradientInterceptor {
             emit("lr-restore", "healthy-stretch", healthyStreak, done.learningRate(), restored, null, true, policy);
             healthyStreak = 0;
         }
+    }
+
+    /** Tells the policy about a step that is skipped or rolled back, and audits what it changed. */
+    private void lostStep(Signal signal, boolean act, double measured) {
+        policy.onSkippedStep(signal);
+        audit(policy.lastChange(), act, measured);
     }
 
     private void rollback(GradientEdit edit, String reason, double measured, boolean act) {
