@@ -62,6 +62,8 @@ public final class Guard implements GradientInterceptor {
     private volatile String requestedReason;
     private volatile GuardSettings settings;
     private ClipPolicy policy;
+    /** The probe {@link #protect} attached; null for a guard built by hand and handed to a probe by its caller. */
+    private GradientProbe probe;
     private SpikeDetector spikes;
     private DivergenceDetector divergence;
 
@@ -98,15 +100,23 @@ public final class Guard implements GradientInterceptor {
     /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised network. */
     public static Guard protect(MultiLayerNetwork network) {
         Guard guard = new Guard(network, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
-        GradientProbe.attach(network).intercept(guard);
+        guard.probe = GradientProbe.attach(network).intercept(guard);
         return guard;
     }
 
     /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised graph. */
     public static Guard protect(ComputationGraph graph) {
         Guard guard = new Guard(graph, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
-        GradientProbe.attach(graph).intercept(guard);
+        guard.probe = GradientProbe.attach(graph).intercept(guard);
         return guard;
+    }
+
+    /**
+     * The probe that measures the steps this guard reads (its {@link GradientProbe#lastStep()}, observers for
+     * metrics); null when the guard was built by hand and handed to a probe by the caller.
+     */
+    public GradientProbe probe() {
+        return probe;
     }
 
     public Guard addListener(InterventionListener listener) {
