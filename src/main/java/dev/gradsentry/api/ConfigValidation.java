@@ -61,7 +61,7 @@ final class ConfigValidation {
         try {
             settings = new GuardSettings(mode, g.snapshotEvery(), g.lrBackoffFactor(), g.lrRestoreAfter(),
                     g.maxRecoveries(), g.recoveryWindow(), g.extremeSpikeRatio(), g.spikeZ(), g.spikeWarmup(),
-                    g.divergenceFactor(), g.divergencePatience());
+                    g.divergenceFactor(), g.divergencePatience(), g.maxSkippedShare());
         } catch (IllegalArgumentException e) {
             throw new InvalidConfigException("gradsentry.guard." + kebab(e.getMessage().split(" ")[0]),
                     e.getMessage());

@@ -53,7 +53,8 @@ public class PolicyResource {
                     or(change.maxRecoveries(), g.maxRecoveries()), or(change.recoveryWindow(), g.recoveryWindow()),
                     or(change.extremeSpikeRatio(), g.extremeSpikeRatio()), or(change.spikeZ(), g.spikeZ()),
                     or(change.spikeWarmup(), g.spikeWarmup()), or(change.divergenceFactor(), g.divergenceFactor()),
-                    or(change.divergencePatience(), g.divergencePatience()));
+                    or(change.divergencePatience(), g.divergencePatience()),
+                    or(change.maxSkippedShare(), g.maxSkippedShare()));
         } catch (IllegalArgumentException e) {
             throw new ProblemMappers.BadRequestProblem(e.getMessage().split(" ")[0], e.getMessage());
         }

@@ -16,13 +16,14 @@ import java.util.Map;
 public record PolicyView(String mode, String policy, Map<String, Double> settings, Integer snapshotEvery,
                          Double lrBackoffFactor, Integer lrRestoreAfter, Integer maxRecoveries,
                          Integer recoveryWindow, Double extremeSpikeRatio, Double spikeZ, Integer spikeWarmup,
-                         Double divergenceFactor, Integer divergencePatience, List<String> policies) {
+                         Double divergenceFactor, Integer divergencePatience, Double maxSkippedShare,
+                         List<String> policies) {
 
     static PolicyView of(GuardPolicy p) {
         GuardSettings g = p.guard();
         return new PolicyView(g.mode().name().toLowerCase(Locale.ROOT), p.policy(), p.policySettings(),
                 g.snapshotEvery(), g.lrBackoffFactor(), g.lrRestoreAfter(), g.maxRecoveries(), g.recoveryWindow(),
                 g.extremeSpikeRatio(), g.spikeZ(), g.spikeWarmup(), g.divergenceFactor(), g.divergencePatience(),
-                ClipPolicies.names());
+                g.maxSkippedShare(), ClipPolicies.names());
     }
 }

@@ -134,6 +134,9 @@ public interface GradSentryConfig {
 
         @WithDefault("3")
         int divergencePatience();
+
+        @WithDefault("0.05")
+        double maxSkippedShare();
     }
 
     /** The run started at boot, so that one command shows a monitored training run. */

@@ -41,11 +41,12 @@ public record Checkpoint(String runId, RunSpec spec, RunState state, long step, 
      * @param lastGoodIteration  the iteration the last good state continues with
      * @param candidateIteration the same for the candidate state; -1 when there is none
      */
-    public record SavedGuard(long step, long healthySinceSnapshot, long healthyStreak, double baseLearningRate,
-                             double learningRate, double pendingLearningRate, long[] recoveries,
+    public record SavedGuard(long step, long healthySinceSnapshot, long healthyStreak, double learningRateFactor,
+                             double pendingLearningRateFactor, long[] recoveries,
                              double thresholdScale, boolean clippingRequested, boolean paused,
                              int lastGoodIteration, int candidateIteration, String policy,
                              Map<String, Double> policySettings, Map<String, double[]> policyState,
-                             Map<String, double[]> spikes, Map<String, double[]> divergence) {
+                             Map<String, double[]> spikes, Map<String, double[]> divergence,
+                             Map<String, double[]> progress, Map<String, double[]> lostSteps, String pauseReason) {
     }
 }

@@ -176,19 +176,21 @@ public final class CheckpointStore {
         NetworkState lastGood = networkState(loaded.entries.get(LAST_GOOD), g.lastGoodIteration());
         NetworkState candidate = g.candidateIteration() < 0 ? null
                 : networkState(loaded.entries.get(CANDIDATE), g.candidateIteration());
-        return new GuardState(g.step(), g.healthySinceSnapshot(), g.healthyStreak(), g.baseLearningRate(),
-                g.learningRate(), g.pendingLearningRate(), g.recoveries(), g.thresholdScale(), g.clippingRequested(),
+        return new GuardState(g.step(), g.healthySinceSnapshot(), g.healthyStreak(), g.learningRateFactor(),
+                g.pendingLearningRateFactor(), g.recoveries(), g.thresholdScale(), g.clippingRequested(),
                 g.paused(), lastGood, candidate, g.policy(), g.policySettings(), new SavedState(g.policyState()),
-                new SavedState(g.spikes()), new SavedState(g.divergence()));
+                new SavedState(g.spikes()), new SavedState(g.divergence()), new SavedState(g.progress()),
+                new SavedState(g.lostSteps()), g.pauseReason());
     }
 
     /** The guard's state as a checkpoint records it, without its two networks. */
     public static Checkpoint.SavedGuard describe(GuardState g) {
-        return new Checkpoint.SavedGuard(g.step(), g.healthySinceSnapshot(), g.healthyStreak(), g.baseLearningRate(),
-                g.learningRate(), g.pendingLearningRate(), g.recoveries(), g.thresholdScale(), g.clippingRequested(),
-                g.paused(), g.lastGood().nextIteration(), g.candidate() == null ? -1 : g.candidate().nextIteration(),
-                g.policy(), g.policySettings(), g.policyState().values(), g.spikes().values(),
-                g.divergence().values());
+        return new Checkpoint.SavedGuard(g.step(), g.healthySinceSnapshot(), g.healthyStreak(),
+                g.learningRateFactor(), g.pendingLearningRateFactor(), g.recoveries(), g.thresholdScale(),
+                g.clippingRequested(), g.paused(), g.lastGood().nextIteration(),
+                g.candidate() == null ? -1 : g.candidate().nextIteration(), g.policy(), g.policySettings(),
+                g.policyState().values(), g.spikes().values(), g.divergence().values(), g.progress().values(),
+                g.lostSteps().values(), g.pauseReason());
     }
 
     private static byte[] arrays(NetworkState s) throws IOException {

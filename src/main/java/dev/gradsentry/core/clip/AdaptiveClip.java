@@ -3,35 +3,45 @@ package dev.gradsentry.core.clip;
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.StepStats;
-
 import dev.gradsentry.core.state.SavedState;
 
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
- * GradSentry's default policy: observe while healthy, clip only once trouble shows, and let go again when it passes.
+ * GradSentry's default policy: bound every layer's update relative to its own weights as soon as a step would move
+ * them too far, clip later spikes at the scale the layer trained at, and let go again when trouble passes.
  *
  * <ul>
- *   <li><b>Observe.</b> No clipping. Each layer's norm on healthy steps (no detector fired) goes into a window of the
- *   last {@code window} values.</li>
- *   <li><b>Enable.</b> On the first trigger (a spike, a non-finite step or divergence) every layer gets a norm
- *   threshold of the {@code percentile}-th percentile of its healthy window: per layer, because layers' norms differ
- *   by orders of magnitude, and from healthy history, because that is the scale the layer trains well at. With no
- *   history yet (a blow-up on the first step) the current norm divided by 10 stands in.</li>
- *   <li><b>Tighten.</b> Each further trigger while clipping, at most once every {@code cooldown} steps, multiplies
- *   every threshold by {@code tightenFactor}, down to {@code floorFraction} of the threshold first enabled.</li>
- *   <li><b>Relax.</b> After {@code relaxAfter} consecutive healthy steps the thresholds are multiplied by
- *   {@code 1 / tightenFactor}; the healthy count then starts again (hysteresis). Once a relaxed threshold is back above
- *   the threshold first enabled, clipping is switched off and the policy observes again.</li>
+ *   <li><b>Update-ratio cap, from step 0.</b> For optimizers whose update follows the gradient (SGD, Nesterov
+ *   momentum: see {@code StepGain}), the probe predicts each layer's update/parameter ratio before the update. The
+ *   first step on which any layer's predicted ratio exceeds {@code updateRatioTrigger} (default 0.1: a tenth of the
+ *   layer's weights in one step) engages the cap, and from then on each layer's gradient is clipped so that its
+ *   update is at most {@code updateRatioCap} (default 0.02) of its weights: the trust ratio of LARS (You et al. 2017),
+ *   applied only once a run shows it needs it. It needs no history, so it acts on the very first step of a run whose
+ *   learning rate is far too high, where a percentile of norms that are already part of the blow-up would be the
+ *   wrong anchor. A lost step (non-finite, diverged, rolled back) engages it too. Healthy runs stay far below the
+ *   trigger (measured: at most 0.05 on the healthy MLP), so they are never clipped by it.</li>
+ *   <li><b>Spikes.</b> A lone spike (see {@code SpikeDetector}) is clipped on that step only, to the
+ *   {@code percentile}-th percentile of each layer's healthy window. Three spikes within {@value #SPIKE_SPAN} steps,
+ *   or a lost step, switch those history thresholds on for good (with no history yet, the smallest healthy norm or
+ *   a tenth of the current one stands in).</li>
+ *   <li><b>Tighten.</b> Each further lost step multiplies every threshold and the cap by {@code tightenFactor}, down
+ *   to {@code floorFraction} of where they started; repeated spikes do the same at most once every
+ *   {@code cooldown} steps.</li>
+ *   <li><b>Relax.</b> After {@code relaxAfter} consecutive healthy steps thresholds and cap are divided by
+ *   {@code tightenFactor} (hysteresis: the count starts again). History thresholds back above where they started
+ *   are switched off; the cap disengages once it is back at full size and has not bound for {@code relaxAfter}
+ *   steps.</li>
  * </ul>
  *
- * <p>Defaults (percentile 90, window 200, tighten 0.5, floor 0.01, cooldown 10, relax after 500) were chosen so that
- * an ordinary healthy run is never clipped, a run that explodes is clipped at the scale it trained at, and a run that
- * recovers is handed back within a few thousand steps.
+ * <p>The cap's defaults were chosen on the tuning half of {@code ./bench stability} (README, "Does it work?") and
+ * checked on the validation half and on healthy controls.
  */
 public final class AdaptiveClip implements ClipPolicy {
 
@@ -42,8 +52,17 @@ public final class AdaptiveClip implements ClipPolicy {
     public static final double DEFAULT_FLOOR_FRACTION = 0.01;
     public static final int DEFAULT_COOLDOWN = 10;
     public static final int DEFAULT_RELAX_AFTER = 500;
+    public static final double DEFAULT_UPDATE_RATIO_CAP = 0.02;
+    public static final double DEFAULT_UPDATE_RATIO_TRIGGER = 0.1;
     /** Below this many healthy norms a layer's history is too short for a percentile. */
     static final int SHORT_HISTORY = 20;
+    /** Spikes that come this close together (three of them) are a pattern, not a lone event. */
+    static final int SPIKE_SPAN = 50;
+    /**
+     * A layer whose weights are (near) zero has no scale of its own to bound its update by; it borrows this fraction
+     * of the median layer's weight norm, so that a zero-initialised output layer can still learn.
+     */
+    static final double ZERO_WEIGHT_FLOOR = 0.1;
 
     private final double percentile;
     private final int window;
@@ -51,34 +70,49 @@ public final class AdaptiveClip implements ClipPolicy {
     private final double floorFraction;
     private final int cooldown;
     private final int relaxAfter;
+    private final double updateRatioCap;
+    private final double updateRatioTrigger;
 
     private final Map<String, double[]> history = new LinkedHashMap<>();
     private final Map<String, Integer> historySize = new LinkedHashMap<>();
     private Map<String, Double> thresholds;
     private Map<String, Double> enabledAt;
+    private boolean capEngaged;
+    private double capScale = 1.0;
+    private int capIdle;
     private int sinceTighten;
     private int healthyStreak;
+    private long steps;
+    private final long[] spikeSteps = {Long.MIN_VALUE / 2, Long.MIN_VALUE / 2, Long.MIN_VALUE / 2};
+    private StepStats lastStep;
     private ClipChange lastChange;
 
     public AdaptiveClip(double percentile, int window, double tightenFactor, double floorFraction, int cooldown,
-                        int relaxAfter) {
+                        int relaxAfter, double updateRatioCap, double updateRatioTrigger) {
         require(percentile > 0 && percentile <= 100, "percentile", "must be in (0, 100]", percentile);
         require(window >= 1, "window", "must be >= 1", window);
         require(tightenFactor > 0 && tightenFactor < 1, "tightenFactor", "must be in (0, 1)", tightenFactor);
         require(floorFraction > 0 && floorFraction <= 1, "floorFraction", "must be in (0, 1]", floorFraction);
         require(cooldown >= 0, "cooldown", "must be >= 0", cooldown);
         require(relaxAfter >= 1, "relaxAfter", "must be >= 1", relaxAfter);
+        require(updateRatioCap > 0 && Double.isFinite(updateRatioCap), "updateRatioCap", "must be > 0",
+                updateRatioCap);
+        require(updateRatioTrigger >= updateRatioCap && !Double.isNaN(updateRatioTrigger), "updateRatioTrigger",
+                "must be >= updateRatioCap (" + updateRatioCap + "); Infinity never engages the cap by itself",
+                updateRatioTrigger);
         this.percentile = percentile;
         this.window = window;
         this.tightenFactor = tightenFactor;
         this.floorFraction = floorFraction;
         this.cooldown = cooldown;
         this.relaxAfter = relaxAfter;
+        this.updateRatioCap = updateRatioCap;
+        this.updateRatioTrigger = updateRatioTrigger;
     }
 
     public static AdaptiveClip defaults() {
         return new AdaptiveClip(DEFAULT_PERCENTILE, DEFAULT_WINDOW, DEFAULT_TIGHTEN_FACTOR, DEFAULT_FLOOR_FRACTION,
-                DEFAULT_COOLDOWN, DEFAULT_RELAX_AFTER);
+                DEFAULT_COOLDOWN, DEFAULT_RELAX_AFTER, DEFAULT_UPDATE_RATIO_CAP, DEFAULT_UPDATE_RATIO_TRIGGER);
     }
 
     private static void require(boolean ok, String name, String rule, double value) {
@@ -95,43 +129,95 @@ public final class AdaptiveClip implements ClipPolicy {
     @Override
     public ClipDecision decide(StepStats step, Signal signal) {
         lastChange = null;
+        lastStep = step;
+        steps++;
         sinceTighten++;
+        Map<String, Double> spikeClip = null;
+        if (!capEngaged) {
+            double worst = worstPredictedRatio(step);
+            if (worst > updateRatioTrigger) {
+                engageCap("update-ratio", String.format(Locale.ROOT, "predicted update/parameter ratio %.3g "
+                        + "above the trigger %.3g", worst, updateRatioTrigger));
+            }
+        }
         if (signal.trigger()) {
             healthyStreak = 0;
-            if (thresholds == null) {
-                enable(step);
-            } else {
-                tighten(signal.severe());
+            if (signal.severe()) {
+                lostStep(true, "lost-step");
+            } else if (repeatedSpike()) {
+                lostStep(false, "repeated-spikes");
+            } else if (thresholds == null) {
+                spikeClip = healthyScales();
             }
         } else {
             healthyStreak++;
             for (LayerStats l : step.layers()) {
                 remember(l.layer(), l.norm());
             }
-            if (thresholds != null && healthyStreak >= relaxAfter) {
+            if (healthyStreak >= relaxAfter) {
                 relax();
                 healthyStreak = 0;
             }
         }
-        return thresholds == null ? new ClipDecision.None() : new ClipDecision.LayerNorm(thresholds);
+        ClipDecision decision = combined(step, spikeClip);
+        if (capEngaged) {
+            capIdle = signal.trigger() || capBinds(step) ? 0 : capIdle + 1;
+            if (capIdle >= relaxAfter && capScale >= 1.0 && lastChange == null) {
+                double before = bound(combinedThresholds(step, null));
+                capEngaged = false;
+                capIdle = 0;
+                lastChange = new ClipChange("clip-disable", "healthy-stretch", "all", before, Double.NaN,
+                        "update-ratio cap disengaged");
+                decision = combined(step, null);
+            }
+        }
+        if (spikeClip != null && lastChange == null && decision.binds(step)) {
+            lastChange = new ClipChange("clip", "spike", "all", Double.NaN, bound(spikeClip), describe(spikeClip));
+        }
+        return decision;
     }
 
     @Override
     public void onSkippedStep(Signal signal) {
         lastChange = null;
         healthyStreak = 0;
+        lostStep(signal.severe(), signal.severe() ? "lost-step" : "request");
+    }
+
+    /** Something went wrong enough that clipping must hold from now on, or hold tighter. */
+    private void lostStep(boolean severe, String reason) {
+        boolean wasEngaged = capEngaged;
+        if (!capEngaged) {
+            engageCap(reason, null);
+        }
         if (thresholds == null) {
-            enable(null);
-        } else {
-            tighten(signal.severe());
+            ClipChange cap = lastChange;
+            enable(lastStep, reason);
+            if (lastChange == null) {
+                lastChange = cap;
+            }
+        } else if (wasEngaged) {
+            tighten(severe, reason);
         }
     }
 
-    private void enable(StepStats step) {
-        Map<String, Double> t = new LinkedHashMap<>();
-        for (String layer : history.keySet()) {
-            t.put(layer, scaleOf(layer));
-        }
+    private void engageCap(String reason, String why) {
+        capEngaged = true;
+        capIdle = 0;
+        Map<String, Double> t = lastStep == null ? Map.of() : capThresholds(lastStep);
+        lastChange = new ClipChange("clip-enable", reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
+                "update-ratio cap " + format(updateRatioCap * capScale) + (why == null ? "" : "; " + why)
+                        + (t.isEmpty() ? "" : "; thresholds " + describe(t)));
+    }
+
+    private boolean repeatedSpike() {
+        System.arraycopy(spikeSteps, 1, spikeSteps, 0, spikeSteps.length - 1);
+        spikeSteps[spikeSteps.length - 1] = steps;
+        return steps - spikeSteps[0] < SPIKE_SPAN;
+    }
+
+    private void enable(StepStats step, String reason) {
+        Map<String, Double> t = healthyScales();
         if (step != null) {
             for (LayerStats l : step.layers()) {
                 if (!t.containsKey(l.layer()) && l.norm() > 0 && Double.isFinite(l.norm())) {
@@ -145,45 +231,122 @@ public final class AdaptiveClip implements ClipPolicy {
         thresholds = t;
         enabledAt = Map.copyOf(t);
         sinceTighten = 0;
-        lastChange = new ClipChange("clip-enable", "all", Double.NaN, t.values().iterator().next());
+        lastChange = new ClipChange("clip-enable", reason, "all", Double.NaN, bound(t), describe(t));
+    }
+
+    /** Each layer's healthy scale, for the layers with any healthy history. */
+    private Map<String, Double> healthyScales() {
+        Map<String, Double> t = new LinkedHashMap<>();
+        for (String layer : history.keySet()) {
+            t.put(layer, scaleOf(layer));
+        }
+        return t;
     }
 
     /**
      * @param severe the step was lost (NaN, or rolled back for divergence) while clipping: the thresholds let through
      *               updates that wreck the run, so the cooldown does not apply
      */
-    private void tighten(boolean severe) {
+    private void tighten(boolean severe, String reason) {
         if (sinceTighten < cooldown && !severe) {
             return;
         }
-        double before = thresholds.values().iterator().next();
+        double before = bound(combinedThresholds(lastStep, null));
+        double nextScale = Math.max(capScale * tightenFactor, floorFraction);
         Map<String, Double> t = new LinkedHashMap<>();
-        thresholds.forEach((layer, v) -> t.put(layer, Math.max(v * tightenFactor, enabledAt.get(layer) * floorFraction)));
-        if (t.equals(thresholds)) {
+        thresholds.forEach((layer, v) -> t.put(layer, Math.max(v * tightenFactor,
+                enabledAt.get(layer) * floorFraction)));
+        if (t.equals(thresholds) && nextScale == capScale) {
             return; // at the floor everywhere
         }
         thresholds = t;
+        capScale = nextScale;
         sinceTighten = 0;
-        lastChange = new ClipChange("clip-tighten", "all", before, t.values().iterator().next());
+        Map<String, Double> after = combinedThresholds(lastStep, null);
+        lastChange = new ClipChange("clip-tighten", reason, "all", before, bound(after), describe(after));
     }
 
     private void relax() {
-        double before = thresholds.values().iterator().next();
+        boolean changed = false;
+        double before = bound(combinedThresholds(lastStep, null));
+        if (capEngaged && capScale < 1.0) {
+            capScale = Math.min(1.0, capScale / tightenFactor);
+            changed = true;
+        }
+        if (thresholds != null) {
+            Map<String, Double> t = new LinkedHashMap<>();
+            boolean back = true;
+            for (Map.Entry<String, Double> e : thresholds.entrySet()) {
+                double v = e.getValue() / tightenFactor;
+                t.put(e.getKey(), v);
+                back &= v > enabledAt.get(e.getKey());
+            }
+            thresholds = back ? null : t;
+            enabledAt = back ? null : enabledAt;
+            changed = true;
+        }
+        if (changed) {
+            Map<String, Double> after = combinedThresholds(lastStep, null);
+            boolean off = thresholds == null && !capEngaged;
+            lastChange = new ClipChange(off ? "clip-disable" : "clip-relax", "healthy-stretch", "all", before,
+                    off ? Double.NaN : bound(after), off ? null : describe(after));
+        }
+    }
+
+    private ClipDecision combined(StepStats step, Map<String, Double> spikeClip) {
+        Map<String, Double> t = combinedThresholds(step, spikeClip);
+        return t.isEmpty() ? new ClipDecision.None() : new ClipDecision.LayerNorm(t);
+    }
+
+    /** Per layer, the tightest of the history thresholds, the cap and a lone spike's clip. */
+    private Map<String, Double> combinedThresholds(StepStats step, Map<String, Double> spikeClip) {
         Map<String, Double> t = new LinkedHashMap<>();
-        boolean back = true;
-        for (Map.Entry<String, Double> e : thresholds.entrySet()) {
-            double v = e.getValue() / tightenFactor;
-            t.put(e.getKey(), v);
-            back &= v > enabledAt.get(e.getKey());
+        if (thresholds != null) {
+            t.putAll(thresholds);
         }
-        if (back) {
-            thresholds = null;
-            enabledAt = null;
-            lastChange = new ClipChange("clip-disable", "all", before, Double.NaN);
-        } else {
-            thresholds = t;
-            lastChange = new ClipChange("clip-relax", "all", before, t.values().iterator().next());
+        if (spikeClip != null) {
+            spikeClip.forEach((layer, v) -> t.merge(layer, v, Math::min));
         }
+        if (capEngaged && step != null) {
+            capThresholds(step).forEach((layer, v) -> t.merge(layer, v, Math::min));
+        }
+        return t;
+    }
+
+    /** The gradient norm at which each layer's update reaches the cap; layers without a step gain are absent. */
+    private Map<String, Double> capThresholds(StepStats step) {
+        double floor = ZERO_WEIGHT_FLOOR * medianParamNorm(step);
+        Map<String, Double> t = new LinkedHashMap<>();
+        for (LayerStats l : step.layers()) {
+            double weights = Math.max(l.paramNorm(), floor);
+            double threshold = updateRatioCap * capScale * weights / l.stepGain();
+            if (threshold > 0 && Double.isFinite(threshold)) {
+                t.put(l.layer(), threshold);
+            }
+        }
+        return t;
+    }
+
+    private boolean capBinds(StepStats step) {
+        Map<String, Double> t = capThresholds(step);
+        return step.layers().stream().anyMatch(l -> t.containsKey(l.layer()) && l.norm() > t.get(l.layer()));
+    }
+
+    private static double medianParamNorm(StepStats step) {
+        double[] norms = step.layers().stream().mapToDouble(LayerStats::paramNorm).filter(Double::isFinite)
+                .sorted().toArray();
+        return norms.length == 0 ? Double.NaN : norms[norms.length / 2];
+    }
+
+    private static double worstPredictedRatio(StepStats step) {
+        double worst = Double.NaN;
+        for (LayerStats l : step.layers()) {
+            double r = l.predictedUpdateRatio();
+            if (!(r <= worst)) {
+                worst = Double.isNaN(r) ? worst : r;
+            }
+        }
+        return worst;
     }
 
     private void remember(String layer, double norm) {
@@ -198,8 +361,9 @@ public final class AdaptiveClip implements ClipPolicy {
 
     /**
      * The layer's healthy scale: the percentile of its window, linear between closest ranks; with fewer than
-     * {@value #SHORT_HISTORY} norms (or than the window holds, if smaller), the smallest. A run that blows up within its first steps has norms that grow
-     * step by step before any detector fires, so there the earliest, smallest one is the healthiest.
+     * {@value #SHORT_HISTORY} norms (or than the window holds, if smaller), the smallest. A run that blows up within
+     * its first steps has norms that grow step by step before any detector fires, so there the earliest, smallest one
+     * is the healthiest.
      */
     private double scaleOf(String layer) {
         int n = Math.min(historySize.get(layer), window);
@@ -208,9 +372,35 @@ public final class AdaptiveClip implements ClipPolicy {
         return n < Math.min(SHORT_HISTORY, window) ? sorted[0] : AutoClip.interpolated(sorted, n, percentile);
     }
 
-    /** Current per-layer thresholds, empty while observing. */
+    /** The global bound of per-layer thresholds: the largest global norm they let through. */
+    static double bound(Map<String, Double> thresholds) {
+        if (thresholds.isEmpty()) {
+            return Double.NaN;
+        }
+        double sum = 0;
+        for (double t : thresholds.values()) {
+            sum += t * t;
+        }
+        return Math.sqrt(sum);
+    }
+
+    private static String describe(Map<String, Double> thresholds) {
+        return thresholds.entrySet().stream().map(e -> e.getKey() + "=" + format(e.getValue()))
+                .collect(Collectors.joining(", "));
+    }
+
+    private static String format(double v) {
+        return String.format(Locale.ROOT, "%.3g", v);
+    }
+
+    /** Current history-based per-layer thresholds, empty while observing. */
     public Map<String, Double> thresholds() {
         return thresholds == null ? Map.of() : Map.copyOf(thresholds);
+    }
+
+    /** Whether the update-ratio cap is engaged. */
+    public boolean capEngaged() {
+        return capEngaged;
     }
 
     @Override
@@ -227,12 +417,16 @@ public final class AdaptiveClip implements ClipPolicy {
         s.put("floorFraction", floorFraction);
         s.put("cooldown", (double) cooldown);
         s.put("relaxAfter", (double) relaxAfter);
+        s.put("updateRatioCap", updateRatioCap);
+        s.put("updateRatioTrigger", updateRatioTrigger);
         return Collections.unmodifiableMap(s);
     }
 
     @Override
     public SavedState saveState() {
-        SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak);
+        SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak, steps, capIdle)
+                .put("cap", capEngaged ? 1 : 0, capScale).put("spikeSteps", spikeSteps[0], spikeSteps[1],
+                        spikeSteps[2]);
         history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
                 historySize.get(layer)));
         if (thresholds != null) {
@@ -246,6 +440,13 @@ public final class AdaptiveClip implements ClipPolicy {
     public void restoreState(SavedState s) {
         sinceTighten = (int) s.number("counters", 0);
         healthyStreak = (int) s.number("counters", 1);
+        steps = (long) s.number("counters", 2);
+        capIdle = (int) s.number("counters", 3);
+        capEngaged = s.number("cap", 0) != 0;
+        capScale = s.number("cap", 1);
+        for (int i = 0; i < spikeSteps.length; i++) {
+            spikeSteps[i] = (long) s.number("spikeSteps", i);
+        }
         history.clear();
         historySize.clear();
         for (String layer : s.suffixes("history.")) {
@@ -270,11 +471,13 @@ public final class AdaptiveClip implements ClipPolicy {
             }
             enabledAt = Collections.unmodifiableMap(enabled);
         }
+        lastStep = null;
         lastChange = null;
     }
 
     @Override
     public ClipPolicy copy() {
-        return new AdaptiveClip(percentile, window, tightenFactor, floorFraction, cooldown, relaxAfter);
+        return new AdaptiveClip(percentile, window, tightenFactor, floorFraction, cooldown, relaxAfter,
+                updateRatioCap, updateRatioTrigger);
     }
 }

@@ -3,10 +3,15 @@ package dev.gradsentry.core.clip;
 /**
  * A change of a policy's clipping state, reported to the audit log.
  *
- * @param kind   {@code clip-enable}, {@code clip-tighten}, {@code clip-relax} or {@code clip-disable}
+ * @param kind   {@code clip-enable}, {@code clip-tighten}, {@code clip-relax}, {@code clip-disable}, or {@code clip}
+ *               for one step clipped without a change of state (a lone spike)
+ * @param reason what caused it: {@code update-ratio}, {@code spike}, {@code repeated-spikes}, {@code lost-step},
+ *               {@code healthy-stretch}, {@code request}
  * @param layer  the layer whose threshold changed, or {@code all}
- * @param before threshold before (NaN when clipping was off)
- * @param after  threshold after (NaN when clipping is now off)
+ * @param before threshold before (NaN when clipping was off); for {@code all}, the global bound: the square root of
+ *               the summed squared per-layer thresholds
+ * @param after  threshold after (NaN when clipping is now off); for {@code all}, the global bound
+ * @param detail each layer's threshold after the change, or null
  */
-public record ClipChange(String kind, String layer, double before, double after) {
+public record ClipChange(String kind, String reason, String layer, double before, double after, String detail) {
 }

@@ -76,7 +76,9 @@ public final class ClipPolicies {
                     number(settings, "tightenFactor", AdaptiveClip.DEFAULT_TIGHTEN_FACTOR),
                     number(settings, "floorFraction", AdaptiveClip.DEFAULT_FLOOR_FRACTION),
                     whole(settings, "cooldown", AdaptiveClip.DEFAULT_COOLDOWN, 0),
-                    whole(settings, "relaxAfter", AdaptiveClip.DEFAULT_RELAX_AFTER, 1));
+                    whole(settings, "relaxAfter", AdaptiveClip.DEFAULT_RELAX_AFTER, 1),
+                    number(settings, "updateRatioCap", AdaptiveClip.DEFAULT_UPDATE_RATIO_CAP),
+                    number(settings, "updateRatioTrigger", AdaptiveClip.DEFAULT_UPDATE_RATIO_TRIGGER));
             default -> throw unknown(name);
         };
     }

@@ -5,6 +5,7 @@ import dev.gradsentry.core.clip.ClipChange;
 import dev.gradsentry.core.clip.ClipDecision;
 import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.detect.DivergenceDetector;
+import dev.gradsentry.core.detect.LossProgress;
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.detect.SpikeDetector;
 import dev.gradsentry.core.probe.GradientEdit;
@@ -15,41 +16,58 @@ import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.TrainingListener;
 
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Logger;
 
 /**
  * The intervention engine: reads each step's measurement before DL4J's update, decides, acts, and audits.
  *
+ * <p>Usage, for any initialised DL4J network:
+ * <pre>{@code
+ * Guard guard = Guard.protect(network);            // probe + guard with every default
+ * guard.addListener(event -> log.info(event.toString()));
+ * network.addListeners(new ScoreIterationListener(100)); // addListeners, never setListeners: it replaces the guard
+ * network.fit(trainIterator, epochs);              // throws GuardPausedException if the guard gives up
+ * }</pre>
+ *
  * <p>Per step, in order: a NaN or infinite loss means the last update already corrupted the weights, so the network
  * is rolled back to the last good state and the learning rate backed off; a NaN or infinite gradient means this update
  * would corrupt them, so the step is skipped (weights, updater state and iteration counter stay bitwise as they were);
- * a diverging loss is rolled back like a non-finite one; an extreme spike is skipped; otherwise the clipping policy
- * decides and the guard applies its decision. Every {@code snapshotEvery} healthy steps the state is kept as the last
- * good one. After {@code maxRecoveries} rollbacks within {@code recoveryWindow} steps the guard gives up: it restores
- * the last good state and reports {@link #paused()}, and the caller stops training.
+ * a diverging loss is rolled back like a non-finite one; a loss that does not come down while the guard intervenes
+ * (see {@link LossProgress}) is rolled back too; an extreme spike is skipped; otherwise the clipping policy decides
+ * and the guard applies its decision. Every path escalates (see {@link LostSteps}): the third skip within 20 steps is
+ * a rollback, {@code maxRecoveries} rollbacks within {@code recoveryWindow} steps or more than
+ * {@code maxSkippedShare} of the steps lost pause the guard, which then restores the last good state and reports
+ * {@link #paused()} with {@link #pauseReason()}; the next step throws {@link GuardPausedException} out of
+ * {@code fit}, so a {@code fit(iterator, epochs)} stops there.
  *
- * <p>Lifecycle: {@link #protect} attaches a probe and a guard to a network in one call; policy and mode changes from
- * other threads take effect at the next step. Every action goes to the {@link InterventionListener}s.
+ * <p>Every {@code snapshotEvery} healthy steps the state is kept as the candidate for the last good one; it becomes
+ * the last good one after another healthy stretch, and only if its loss was neither at the chance level nor far
+ * above the run's best: a dead network is no state to return to, so a run that died early rolls back to its start.
+ * The learning rate is backed off through {@link LearningRateScale}, which scales each layer's own rate or schedule.
+ *
+ * <p>Lifecycle: policy and mode changes from other threads take effect at the next step. Every action goes to the
+ * {@link InterventionListener}s.
  */
 public final class Guard implements GradientInterceptor {
 
     /** External tightening stops at 1% of the policy's own thresholds. */
     static final double MIN_THRESHOLD_SCALE = 0.01;
-    /**
-     * Skipped steps in a row after which the weights, not the batches, are taken to be broken: a gradient that is
-     * non-finite on batch after batch comes from weights an earlier update wrecked, and skipping more steps would
-     * only stall the run, so the guard rolls back instead.
-     */
-    static final int SKIPS_BEFORE_ROLLBACK = 3;
+    /** A loss window is judged while the guard acted within this many steps. */
+    static final int INTERVENING_SPAN = 2 * LossProgress.WINDOW;
+    private static final Logger LOG = Logger.getLogger(Guard.class.getName());
     private static final Signal NON_FINITE = new Signal(true, false, Double.NaN, null, false);
     private static final Signal DIVERGED = new Signal(false, false, Double.NaN, null, true);
 
@@ -57,6 +75,9 @@ public final class Guard implements GradientInterceptor {
     private final String run;
     private final Clock clock;
     private final List<InterventionListener> listeners = new CopyOnWriteArrayList<>();
+    private final LearningRateScale learningRate;
+    private final LossProgress progress;
+    private final LostSteps lost = new LostSteps();
 
     private volatile ClipPolicy requestedPolicy;
     private volatile String requestedReason;
@@ -64,6 +85,7 @@ public final class Guard implements GradientInterceptor {
     private ClipPolicy policy;
     /** The probe {@link #protect} attached; null for a guard built by hand and handed to a probe by its caller. */
     private GradientProbe probe;
+    private boolean detachedWarned;
     private SpikeDetector spikes;
     private DivergenceDetector divergence;
 
@@ -71,10 +93,10 @@ public final class Guard implements GradientInterceptor {
     private NetworkState candidate;
     private long step;
     private long healthySinceSnapshot;
-    private int skipsInARow;
     private long healthyStreak;
-    private double baseLearningRate = Double.NaN;
-    private double pendingLearningRate = Double.NaN;
+    /** The last step at which the guard acted or its clipping bound; NaN-like when never. */
+    private long lastActed = Long.MIN_VALUE / 2;
+    private double pendingLearningRateFactor = Double.NaN;
     private final Deque<Long> recoveries = new ArrayDeque<>();
     private final Queue<ExternalRequest> requests = new ConcurrentLinkedQueue<>();
     /** Multiplies every threshold the policy decides; external tightening lowers it, relaxing raises it to 1. */
@@ -82,9 +104,12 @@ public final class Guard implements GradientInterceptor {
     /** An alert or a person asked for clipping: it is applied even in observe mode, where only they act. */
     private boolean clippingRequested;
     private volatile boolean paused;
+    private volatile String pauseReason;
     private volatile ClipDecision lastDecision = new ClipDecision.None();
     private volatile boolean lastClipped;
     private boolean lastSpike;
+    /** The first layer's learning rate as the network held it at the last step, for the audit. */
+    private double learningRateInForce = Double.NaN;
 
     public Guard(Model model, String run, ClipPolicy policy, GuardSettings settings, Clock clock) {
         this.model = model;
@@ -94,17 +119,23 @@ public final class Guard implements GradientInterceptor {
         this.clock = clock;
         this.spikes = new SpikeDetector(settings.spikeZ(), 2.0, settings.spikeWarmup(), 0.95);
         this.divergence = new DivergenceDetector(settings.divergenceFactor(), settings.divergencePatience(), 50);
+        this.learningRate = new LearningRateScale(model);
+        this.progress = new LossProgress(ChanceLoss.of(model));
         this.lastGood = NetworkState.capture(model);
     }
 
-    /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised network. */
+    /**
+     * Attaches a gradient probe and a guard with GradSentry's defaults to an initialised network. Add listeners of
+     * your own with {@code addListeners}: DL4J's {@code setListeners} replaces every listener, the guard's too (the
+     * guard then warns through {@link #attached()}, {@link #paused()} and the log).
+     */
     public static Guard protect(MultiLayerNetwork network) {
         Guard guard = new Guard(network, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
         guard.probe = GradientProbe.attach(network).intercept(guard);
         return guard;
     }
 
-    /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised graph. */
+    /** Attaches a gradient probe and a guard with GradSentry's defaults to an initialised graph; see above. */
     public static Guard protect(ComputationGraph graph) {
         Guard guard = new Guard(graph, "local", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
         guard.probe = GradientProbe.attach(graph).intercept(guard);
@@ -119,6 +150,26 @@ public final class Guard implements GradientInterceptor {
         return probe;
     }
 
+    /**
+     * Whether the guard's probe is still among the network's listeners. False after a {@code setListeners} call
+     * that left it out: the network then trains unguarded. Logs a warning the first time it finds that.
+     */
+    public boolean attached() {
+        if (probe == null) {
+            return true; // attached by the caller, who knows where
+        }
+        Collection<TrainingListener> current = model instanceof MultiLayerNetwork net ? net.getListeners()
+                : model instanceof ComputationGraph graph ? graph.getListeners() : List.of();
+        boolean attached = current != null && current.contains(probe);
+        if (!attached && !detachedWarned) {
+            detachedWarned = true;
+            LOG.warning("GradSentry's guard is no longer attached to the network: a setListeners call replaced its "
+                    + "probe, so training runs unguarded. Use network.addListeners(...) for your own listeners, or "
+                    + "call Guard.protect after setListeners.");
+        }
+        return attached;
+    }
+
     public Guard addListener(InterventionListener listener) {
         listeners.add(listener);
         return this;
@@ -131,12 +182,13 @@ public final class Guard implements GradientInterceptor {
     }
 
     /**
-     * Lets training go on after the guard paused: forgets the failed recoveries and audits a {@code resume}. The
-     * network keeps the state the guard left it in.
+     * Lets training go on after the guard paused: forgets the failed recoveries and lost steps' share and audits a
+     * {@code resume}. The network keeps the state the guard left it in.
      */
     public void resume(String reason, String detail) {
         recoveries.clear();
         paused = false;
+        pauseReason = null;
         emit("resume", reason, Double.NaN, Double.NaN, Double.NaN, null, true, policy, detail);
     }
 
@@ -163,9 +215,28 @@ public final class Guard implements GradientInterceptor {
         return requested != null ? requested : policy;
     }
 
-    /** True once the guard gave up on the run; the network then holds the last good state. */
+    /**
+     * True once the guard gave up on the run; the network then holds the last good state and the next step throws
+     * {@link GuardPausedException}. Also checks that the guard is still {@link #attached()}.
+     */
     public boolean paused() {
+        attached();
         return paused;
+    }
+
+    /** Why the guard paused ({@code recoveries-exhausted}, {@code skipped-share}, a request's reason), or null. */
+    public String pauseReason() {
+        return pauseReason;
+    }
+
+    /** The factor the guard holds the learning rates at: 1 when they are the user's own. */
+    public double learningRateFactor() {
+        return learningRate.factor();
+    }
+
+    /** Steps the guard skipped or rolled back so far. */
+    public long lostSteps() {
+        return lost.lost();
     }
 
     /** The clipping decision of the last step (for the threshold gauges). */
@@ -189,6 +260,12 @@ public final class Guard implements GradientInterceptor {
         GuardSettings s = settings;
         lastClipped = false;
         lastSpike = false;
+        learningRateInForce = measured.learningRate();
+        if (paused && s.mode() != GuardMode.OFF) {
+            // Nothing of this step has reached the network yet: stopping here leaves it as the guard left it.
+            throw new GuardPausedException("GradSentry's guard paused training at step " + step + " ("
+                    + pauseReason + "); the network holds its last good state. Call guard.resume(...) to go on.");
+        }
         if (applyRequests(edit, measured)) {
             return;
         }
@@ -199,24 +276,14 @@ public final class Guard implements GradientInterceptor {
         boolean act = s.mode() == GuardMode.AUTO;
         if (!Double.isFinite(measured.loss())) {
             lostStep(NON_FINITE, act, measured.loss());
-            rollback(edit, "non-finite-loss", measured.loss(), act);
+            rollback(edit, "non-finite-loss", measured.loss(), act, null);
             return;
         }
         if (measured.nonFinite() > 0 || !Double.isFinite(measured.globalNorm())) {
             lostStep(NON_FINITE, act, measured.globalNorm());
-            if (++skipsInARow >= SKIPS_BEFORE_ROLLBACK) {
-                skipsInARow = 0;
-                rollback(edit, "non-finite-gradient", measured.nonFinite(), act,
-                        SKIPS_BEFORE_ROLLBACK + " steps in a row had non-finite gradients");
-                return;
-            }
-            emit("skip", "non-finite-gradient", measured.nonFinite(), Double.NaN, Double.NaN, null, act, policy);
-            if (act) {
-                edit.skip();
-            }
+            skip(edit, "non-finite-gradient", measured.nonFinite(), null, act);
             return;
         }
-        skipsInARow = 0;
         SpikeDetector.Result spike = spikes.observe(measured);
         lastSpike = spike.spike();
         boolean diverging = divergence.observe(measured.loss());
@@ -224,7 +291,20 @@ public final class Guard implements GradientInterceptor {
             divergence.clearStreak();
             // The policy learns that what it let through wrecked the run, as it does for a non-finite loss.
             lostStep(DIVERGED, act, measured.loss());
-            rollback(edit, "divergence", measured.loss(), act);
+            rollback(edit, "divergence", measured.loss(), act, null);
+            return;
+        }
+        LossProgress.Verdict verdict = progress.observe(measured.loss());
+        if (verdict != LossProgress.Verdict.NONE && step - lastActed <= INTERVENING_SPAN) {
+            lostStep(DIVERGED, act, progress.lastWindow());
+            rollback(edit, verdict == LossProgress.Verdict.CHANCE ? "chance-level" : "no-progress",
+                    progress.lastWindow(), act, verdict == LossProgress.Verdict.CHANCE
+                            ? String.format(Locale.ROOT, "mean loss %.4g over the last %d steps is at the chance "
+                                    + "level ln(classes) = %.4g while the guard intervened", progress.lastWindow(),
+                                    LossProgress.WINDOW, progress.chanceLoss())
+                            : String.format(Locale.ROOT, "mean loss %.4g over the last %d steps has stayed far above "
+                                    + "the run's best window %.4g while the guard intervened", progress.lastWindow(),
+                                    LossProgress.WINDOW, progress.best()));
             return;
         }
         // A loss already far above its window (not yet for long enough to roll back) tells the policy that what it
@@ -235,13 +315,13 @@ public final class Guard implements GradientInterceptor {
         audit(policy.lastChange(), act, spike.spike() ? spike.ratio() : Double.NaN);
         lastDecision = decision;
         if (spike.spike() && spike.ratio() > s.extremeSpikeRatio()) {
-            emit("skip", "spike", spike.ratio(), Double.NaN, Double.NaN, spike.where(), act, policy);
-            if (act) {
-                edit.skip();
-            }
+            skip(edit, "spike", spike.ratio(), spike.where(), act);
             return;
         }
         lastClipped = decision.binds(measured);
+        if (lastClipped) {
+            lastActed = step;
+        }
         if ((act || clippingRequested) && lastClipped) {
             decision.apply(measured, edit);
         }
@@ -254,12 +334,9 @@ public final class Guard implements GradientInterceptor {
         if (s.mode() == GuardMode.OFF) {
             return;
         }
-        if (Double.isNaN(baseLearningRate)) {
-            baseLearningRate = done.learningRate();
-        }
-        if (!Double.isNaN(pendingLearningRate)) {
-            setLearningRate(pendingLearningRate);
-            pendingLearningRate = Double.NaN;
+        if (!Double.isNaN(pendingLearningRateFactor)) {
+            learningRate.set(pendingLearningRateFactor);
+            pendingLearningRateFactor = Double.NaN;
         }
         if (undone || !done.finite()) {
             healthyStreak = 0;
@@ -274,17 +351,21 @@ public final class Guard implements GradientInterceptor {
         if (healthySinceSnapshot >= s.snapshotEvery()) {
             // A state becomes the one to roll back to only after another stretch of healthy steps has followed it:
             // trouble that builds up slowly is then caught before it reaches the kept state.
-            if (candidate != null) {
+            if (candidate != null && progress.candidateGood()) {
                 lastGood = candidate;
             }
             candidate = NetworkState.captureAfterUpdate(model);
+            progress.markCandidate();
             healthySinceSnapshot = 0;
         }
+        double factor = learningRate.factor();
         if (s.mode() == GuardMode.AUTO && s.lrRestoreAfter() > 0 && healthyStreak >= s.lrRestoreAfter()
-                && done.learningRate() < baseLearningRate) {
-            double restored = Math.min(baseLearningRate, done.learningRate() / s.lrBackoffFactor());
-            setLearningRate(restored);
-            emit("lr-restore", "healthy-stretch", healthyStreak, done.learningRate(), restored, null, true, policy);
+                && factor < 1.0) {
+            double restored = Math.min(1.0, factor / s.lrBackoffFactor());
+            double before = done.learningRate();
+            learningRate.set(restored);
+            emit("lr-restore", "healthy-stretch", healthyStreak, before, before / factor * restored, null, true,
+                    policy, null);
             healthyStreak = 0;
         }
     }
@@ -295,13 +376,26 @@ public final class Guard implements GradientInterceptor {
         audit(policy.lastChange(), act, measured);
     }
 
-    private void rollback(GradientEdit edit, String reason, double measured, boolean act) {
-        rollback(edit, reason, measured, act, null);
+    /** Skips this step, or rolls back instead when skips keep coming (see {@link LostSteps}). */
+    private void skip(GradientEdit edit, String reason, double measured, String layer, boolean act) {
+        if (lost.skipEscalates(step)) {
+            rollback(edit, reason, measured, act, LostSteps.SKIPS_BEFORE_ROLLBACK + " steps within "
+                    + LostSteps.SKIP_SPAN + " had to be skipped (the last for " + reason + ")");
+            return;
+        }
+        emit("skip", reason, measured, Double.NaN, Double.NaN, layer, act, policy, null);
+        lastActed = step;
+        if (act) {
+            edit.skip();
+            lost.skipped(step);
+            pauseIfTooManyLost();
+        }
     }
 
     private void rollback(GradientEdit edit, String reason, double measured, boolean act, String detail) {
         GuardSettings s = settings;
         emit("rollback", reason, measured, Double.NaN, Double.NaN, null, act, policy, detail);
+        lastActed = step;
         if (!act) {
             return;
         }
@@ -309,18 +403,42 @@ public final class Guard implements GradientInterceptor {
         healthySinceSnapshot = 0;
         candidate = null;
         spikes.reset();
+        progress.restart();
+        lost.rolledBack();
         recoveries.addLast(step);
         while (!recoveries.isEmpty() && recoveries.peekFirst() <= step - s.recoveryWindow()) {
             recoveries.removeFirst();
         }
-        double lr = currentLearningRate();
-        double backedOff = lr * s.lrBackoffFactor();
-        pendingLearningRate = backedOff;
-        emit("lr-backoff", reason, measured, lr, backedOff, null, true, policy, detail);
+        backOffLearningRate(reason, measured, detail);
         if (recoveries.size() >= s.maxRecoveries()) {
-            paused = true;
-            emit("pause", "recoveries-exhausted", recoveries.size(), Double.NaN, Double.NaN, null, true, policy);
+            pause("recoveries-exhausted", recoveries.size(), recoveries.size() + " rollbacks within "
+                    + s.recoveryWindow() + " steps");
+        } else {
+            pauseIfTooManyLost();
         }
+    }
+
+    private void backOffLearningRate(String reason, double measured, String detail) {
+        double factor = Double.isNaN(pendingLearningRateFactor) ? learningRate.factor() : pendingLearningRateFactor;
+        double before = learningRateInForce / learningRate.factor() * factor;
+        pendingLearningRateFactor = factor * settings.lrBackoffFactor();
+        emit("lr-backoff", reason, measured, before, before * settings.lrBackoffFactor(), null, true, policy,
+                detail == null ? String.format(Locale.ROOT, "every layer's learning rate (or schedule) at %.4g of "
+                        + "its configured value", pendingLearningRateFactor) : detail);
+    }
+
+    private void pauseIfTooManyLost() {
+        GuardSettings s = settings;
+        if (!paused && lost.overShare(step + 1, s.maxSkippedShare())) {
+            pause("skipped-share", lost.lost(), String.format(Locale.ROOT, "%d of %d steps were skipped or rolled "
+                    + "back, more than maxSkippedShare %.3g allows", lost.lost(), step + 1, s.maxSkippedShare()));
+        }
+    }
+
+    private void pause(String reason, double measured, String detail) {
+        paused = true;
+        pauseReason = reason + (detail == null ? "" : ": " + detail);
+        emit("pause", reason, measured, Double.NaN, Double.NaN, null, true, policy, detail);
     }
 
     /** Applies queued external requests; true when one of them undid this step (a rollback). */
@@ -335,18 +453,14 @@ public final class Guard implements GradientInterceptor {
                         undone = true;
                     }
                 }
-                case LR_BACKOFF -> {
-                    double lr = currentLearningRate();
-                    pendingLearningRate = lr * settings.lrBackoffFactor();
-                    emit("lr-backoff", r.reason(), Double.NaN, lr, pendingLearningRate, null, true, policy, r.detail());
-                }
+                case LR_BACKOFF -> backOffLearningRate(r.reason(), Double.NaN, r.detail());
                 case ENABLE_CLIPPING -> {
                     clippingRequested = true;
                     policy.onSkippedStep(new Signal(false, true, Double.NaN, null, false));
                     ClipChange change = policy.lastChange();
                     if (change != null) {
                         emit(change.kind(), r.reason(), Double.NaN, change.before(), change.after(), change.layer(),
-                                true, policy, r.detail());
+                                true, policy, join(r.detail(), change.detail()));
                     } else {
                         emit("clip-enable", r.reason(), Double.NaN, Double.NaN, Double.NaN, null, false, policy,
                                 r.detail() + "; policy " + policy.name() + " has no clipping state to switch on");
@@ -366,10 +480,7 @@ public final class Guard implements GradientInterceptor {
                     emit("clip-relax", r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
                             r.detail() + "; thresholds scaled by " + thresholdScale);
                 }
-                case PAUSE -> {
-                    paused = true;
-                    emit("pause", r.reason(), Double.NaN, Double.NaN, Double.NaN, null, true, policy, r.detail());
-                }
+                case PAUSE -> pause(r.reason(), Double.NaN, r.detail());
             }
         }
         return undone;
@@ -402,10 +513,14 @@ public final class Guard implements GradientInterceptor {
 
     private void audit(ClipChange change, boolean act, double measured) {
         if (change != null) {
-            emit(change.kind(), change.kind().equals("clip-relax") || change.kind().equals("clip-disable")
-                    ? "healthy-stretch" : "trigger", measured, change.before(), change.after(), change.layer(), act,
-                    policy);
+            lastActed = step;
+            emit(change.kind(), change.reason(), measured, change.before(), change.after(), change.layer(), act,
+                    policy, change.detail());
         }
+    }
+
+    private static String join(String a, String b) {
+        return a == null ? b : b == null ? a : a + "; " + b;
     }
 
     private void emit(String kind, String reason, double measured, double before, double after, String layer,
@@ -422,47 +537,22 @@ public final class Guard implements GradientInterceptor {
         }
     }
 
-    private double currentLearningRate() {
-        if (!Double.isNaN(pendingLearningRate)) {
-            return pendingLearningRate;
-        }
-        return model instanceof MultiLayerNetwork ? learningRateInForce() : baseLearningRate;
-    }
-
-    /** The first layer's learning rate as the network holds it; NaN where DL4J offers no single one. */
-    private double learningRateInForce() {
-        if (model instanceof MultiLayerNetwork net) {
-            Double lr = net.getLearningRate(0);
-            return lr == null ? Double.NaN : lr;
-        }
-        return Double.NaN;
-    }
-
-    private void setLearningRate(double lr) {
-        if (!(lr > 0) || !Double.isFinite(lr)) {
-            return;
-        }
-        if (model instanceof MultiLayerNetwork net) {
-            net.setLearningRate(lr);
-        } else if (model instanceof ComputationGraph graph) {
-            graph.setLearningRate(lr);
-        }
-    }
-
     /**
      * What the guard learned, for a checkpoint; call it between steps on the training thread. A policy change that
      * was requested but not yet taken over by a step is not part of it.
      */
     public GuardState saveState() {
-        return new GuardState(step, healthySinceSnapshot, healthyStreak, baseLearningRate, learningRateInForce(),
-                pendingLearningRate, recoveries.stream().mapToLong(Long::longValue).toArray(), thresholdScale,
+        return new GuardState(step, healthySinceSnapshot, healthyStreak, learningRate.factor(),
+                pendingLearningRateFactor, recoveries.stream().mapToLong(Long::longValue).toArray(), thresholdScale,
                 clippingRequested, paused, lastGood, candidate, policy.name(), policy.settings(), policy.saveState(),
-                spikes.saveState(), divergence.saveState());
+                spikes.saveState(), divergence.saveState(), progress.saveState().put("lastActed", lastActed),
+                lost.saveState(), pauseReason);
     }
 
     /**
      * Takes over a saved state; the guard must have been built with a policy of the same name and settings, and its
-     * network must already hold the parameters that go with the state. Sets the saved learning rate on the network.
+     * network must already hold the parameters that go with the state and its learning rates as configured (the
+     * guard sets its saved learning-rate factor on them).
      */
     public void restoreState(GuardState s) {
         if (!policy.name().equals(s.policy()) || !policy.settings().equals(s.policySettings())) {
@@ -472,11 +562,14 @@ public final class Guard implements GradientInterceptor {
         policy.restoreState(s.policyState());
         spikes.restoreState(s.spikes());
         divergence.restoreState(s.divergence());
+        progress.restoreState(s.progress());
+        lastActed = (long) s.progress().number("lastActed", 0);
+        lost.restoreState(s.lostSteps());
         step = s.step();
         healthySinceSnapshot = s.healthySinceSnapshot();
         healthyStreak = s.healthyStreak();
-        baseLearningRate = s.baseLearningRate();
-        pendingLearningRate = s.pendingLearningRate();
+        learningRate.set(s.learningRateFactor());
+        pendingLearningRateFactor = s.pendingLearningRateFactor();
         recoveries.clear();
         for (long r : s.recoveries()) {
             recoveries.addLast(r);
@@ -484,14 +577,15 @@ public final class Guard implements GradientInterceptor {
         thresholdScale = s.thresholdScale();
         clippingRequested = s.clippingRequested();
         paused = s.paused();
+        pauseReason = s.pauseReason();
         lastGood = s.lastGood();
         candidate = s.candidate();
-        if (Double.isFinite(s.learningRate())) {
-            setLearningRate(s.learningRate());
-        }
     }
 
-    /** Per-layer thresholds of the current decision, for gauges; empty when not clipping per layer. */
+    /**
+     * Per-layer thresholds of the current decision, for gauges; empty when not clipping per layer. For all layers at
+     * once (global-norm clipping) the key is {@code global}.
+     */
     public Map<String, Double> layerThresholds() {
         ClipDecision d = lastDecision;
         if (d instanceof ClipDecision.LayerNorm l) {

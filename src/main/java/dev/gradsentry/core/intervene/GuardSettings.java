@@ -15,10 +15,13 @@ package dev.gradsentry.core.intervene;
  * @param spikeWarmup       steps before z-scores are used
  * @param divergenceFactor  a loss this many times its recent mean counts as diverging...
  * @param divergencePatience ...for this many consecutive steps
+ * @param maxSkippedShare   the guard pauses once more than this share of the steps seen (at least 200) were skipped
+ *                          or rolled back, in (0, 1]
  */
 public record GuardSettings(GuardMode mode, int snapshotEvery, double lrBackoffFactor, int lrRestoreAfter,
                             int maxRecoveries, int recoveryWindow, double extremeSpikeRatio, double spikeZ,
-                            int spikeWarmup, double divergenceFactor, int divergencePatience) {
+                            int spikeWarmup, double divergenceFactor, int divergencePatience,
+                            double maxSkippedShare) {
 
     public GuardSettings {
         require(mode != null, "mode", "is required (auto, observe, off)");
@@ -32,15 +35,16 @@ public record GuardSettings(GuardMode mode, int snapshotEvery, double lrBackoffF
         require(spikeWarmup >= 2, "spikeWarmup", "must be >= 2");
         require(divergenceFactor > 1 && Double.isFinite(divergenceFactor), "divergenceFactor", "must be > 1");
         require(divergencePatience >= 1, "divergencePatience", "must be >= 1");
+        require(maxSkippedShare > 0 && maxSkippedShare <= 1, "maxSkippedShare", "must be in (0, 1]");
     }
 
     public static GuardSettings defaults() {
-        return new GuardSettings(GuardMode.AUTO, 50, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3);
+        return new GuardSettings(GuardMode.AUTO, 50, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3, 0.05);
     }
 
     public GuardSettings withMode(GuardMode m) {
         return new GuardSettings(m, snapshotEvery, lrBackoffFactor, lrRestoreAfter, maxRecoveries, recoveryWindow,
-                extremeSpikeRatio, spikeZ, spikeWarmup, divergenceFactor, divergencePatience);
+                extremeSpikeRatio, spikeZ, spikeWarmup, divergenceFactor, divergencePatience, maxSkippedShare);
     }
 
     private static void require(boolean ok, String field, String rule) {

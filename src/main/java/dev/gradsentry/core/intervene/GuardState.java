@@ -12,9 +12,8 @@ import java.util.Map;
  * @param step                steps the guard has seen
  * @param healthySinceSnapshot healthy steps since the last snapshot of a good state
  * @param healthyStreak       consecutive healthy steps (for restoring a backed-off learning rate)
- * @param baseLearningRate    the learning rate the run started with, NaN before the first step
- * @param learningRate        the learning rate in force, NaN when the model does not tell
- * @param pendingLearningRate a learning rate to set after the next step, NaN when none
+ * @param learningRateFactor  the factor the guard holds every layer's configured learning rate at (1: the user's own)
+ * @param pendingLearningRateFactor a factor to set after the next step, NaN when none
  * @param recoveries          steps of the recent rollbacks, oldest first
  * @param thresholdScale      external tightening of every threshold
  * @param clippingRequested   whether an alert or a person asked for clipping
@@ -26,12 +25,16 @@ import java.util.Map;
  * @param policyState         its history
  * @param spikes              the spike detector's statistics
  * @param divergence          the divergence detector's window
+ * @param progress            the loss windows that judge progress (see {@code LossProgress})
+ * @param lostSteps           the ledger of skipped and rolled-back steps
+ * @param pauseReason         why the guard paused, or null
  */
-public record GuardState(long step, long healthySinceSnapshot, long healthyStreak, double baseLearningRate,
-                         double learningRate, double pendingLearningRate, long[] recoveries, double thresholdScale,
+public record GuardState(long step, long healthySinceSnapshot, long healthyStreak, double learningRateFactor,
+                         double pendingLearningRateFactor, long[] recoveries, double thresholdScale,
                          boolean clippingRequested, boolean paused, NetworkState lastGood, NetworkState candidate,
                          String policy, Map<String, Double> policySettings, SavedState policyState,
-                         SavedState spikes, SavedState divergence) {
+                         SavedState spikes, SavedState divergence, SavedState progress, SavedState lostSteps,
+                         String pauseReason) {
     public GuardState {
         recoveries = recoveries.clone();
         policySettings = Map.copyOf(policySettings);

@@ -174,6 +174,11 @@ public final class GradientProbe extends BaseTrainingListener {
         }
         Map<String, INDArray> gradients = m.gradient().gradientForVariable();
         boolean direct = gradientMemory.load(m.getGradientsViewArray());
+        // A guard bounds each layer's update relative to its parameters, so it needs their norms before the update.
+        boolean withParams = interceptor != null;
+        boolean directParams = withParams && paramMemory.load(m.params());
+        int iteration = NetworkState.iterationCount(m);
+        int epoch = epochCount(m);
         int batchSize = Math.max(1, (int) m.batchSize());
         List<LayerStats> measured = new ArrayList<>(layers.size());
         List<INDArray[]> views = new ArrayList<>(layers.size());
@@ -183,6 +188,11 @@ public final class GradientProbe extends BaseTrainingListener {
         for (ProbedLayer layer : layers) {
             INDArray[] layerViews = new INDArray[layer.params().size()];
             LayerStats stats = measure(layer, gradients, batchSize, direct, layerViews);
+            if (withParams) {
+                stats = new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
+                        stats.updateRatio(), stats.params(), paramNorm(layer, layerViews, directParams),
+                        StepGain.of(layer.updater(), iteration, epoch));
+            }
             measured.add(stats);
             views.add(layerViews);
             globalSquares += stats.norm() * stats.norm();
@@ -197,9 +207,8 @@ public final class GradientProbe extends BaseTrainingListener {
         pendingBatchSize = batchSize;
         pendingEdit = null;
         if (interceptor != null) {
-            int iteration = NetworkState.iterationCount(m);
-            StepStats measuredStep = new StepStats(iteration, epochCount(m), batchSize, m.score(),
-                    learningRate(iteration, epochCount(m)), pendingGlobalNorm, maxAbs, nonFinite, measured);
+            StepStats measuredStep = new StepStats(iteration, epoch, batchSize, m.score(),
+                    learningRate(iteration, epoch), pendingGlobalNorm, maxAbs, nonFinite, measured);
             pendingEdit = new GradientEdit(m, layers, gradients, batchSize);
             interceptor.beforeUpdate(measuredStep, pendingEdit);
         }
@@ -248,6 +257,21 @@ public final class GradientProbe extends BaseTrainingListener {
             nonFinite += bad;
         }
         return new LayerStats(layer.name(), Math.sqrt(squares), maxAbs, nonFinite, Double.NaN, params);
+    }
+
+    /** L2 norm of the layer's parameters; their views have the offsets of the gradient views. */
+    private double paramNorm(ProbedLayer layer, INDArray[] gradientViews, boolean direct) {
+        double squares = 0;
+        for (INDArray v : gradientViews) {
+            if (v == null) {
+                continue;
+            }
+            if (!(direct && paramMemory.covers(v))) {
+                return layer.layer().params().norm2Number().doubleValue();
+            }
+            squares += paramMemory.sumOfSquares(v.offset(), v.length());
+        }
+        return Math.sqrt(squares);
     }
 
     /** Counts NaN and infinite values; only called when a norm already showed that some exist. */

@@ -13,9 +13,13 @@ import java.util.List;
  *                    after the update; NaN on steps where it is not sampled (see
  *                    {@link GradientProbe#updateRatioEvery}) and for layers whose parameters are all zero
  * @param params      per-parameter statistics in DL4J's parameter order
+ * @param paramNorm   L2 norm of the layer's parameters before this step's update; NaN where not measured (the
+ *                    probe measures it when a guard reads the step)
+ * @param stepGain    how far the layer's optimizer moves its parameters per unit of batch-averaged gradient at this
+ *                    step (see {@link StepGain}); NaN for optimizers that normalise the gradient (Adam, RMSProp, ...)
  */
 public record LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
-                         List<ParamStats> params) {
+                         List<ParamStats> params, double paramNorm, double stepGain) {
     public LayerStats {
         if (layer == null || layer.isEmpty()) {
             throw new IllegalArgumentException("layer must be a non-empty name");
@@ -23,8 +27,22 @@ public record LayerStats(String layer, double norm, double maxAbs, long nonFinit
         params = List.copyOf(params);
     }
 
+    /** Gradient statistics alone: parameter norm and step gain not measured. */
+    public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
+                      List<ParamStats> params) {
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN);
+    }
+
     LayerStats withUpdateRatio(double ratio) {
-        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params);
+        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain);
+    }
+
+    /**
+     * The update/parameter ratio this step's gradient would give before any clipping, when the optimizer's update is
+     * proportional to the gradient: {@code stepGain * norm / paramNorm}; NaN when it is not or nothing was measured.
+     */
+    public double predictedUpdateRatio() {
+        return stepGain * norm / paramNorm;
     }
 
     /** The statistics of parameter {@code key}, or null if this layer has no such parameter. */

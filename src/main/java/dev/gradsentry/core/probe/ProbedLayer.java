@@ -2,6 +2,7 @@ package dev.gradsentry.core.probe;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
+import org.nd4j.linalg.learning.config.IUpdater;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,11 @@ record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<Stri
             divided.add(layer.updaterDivideByMinibatch(p));
         }
         return new ProbedLayer(name, gradientKeyPrefix, layer, params, divided);
+    }
+
+    /** The optimizer of the layer's first parameter (its weights), which sets the size of its update. */
+    IUpdater updater() {
+        return params.isEmpty() ? null : layer.getConfig().getUpdaterByParam(params.get(0));
     }
 
     /** {@code 0_dense}, {@code 1_lstm}: the index in the network and the layer type, unwrapping wrappers. */

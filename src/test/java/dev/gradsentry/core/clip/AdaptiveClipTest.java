@@ -10,9 +10,11 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AdaptiveClipTest {
 
@@ -26,7 +28,7 @@ class AdaptiveClipTest {
 
     /** percentile 50, window 4, tighten 0.5, floor 0.25, cooldown 2, relax after 3 */
     private static AdaptiveClip small() {
-        return new AdaptiveClip(50, 4, 0.5, 0.25, 2, 3);
+        return new AdaptiveClip(50, 4, 0.5, 0.25, 2, 3, 0.02, 0.1);
     }
 
     @Test
@@ -38,8 +40,20 @@ class AdaptiveClipTest {
         }
     }
 
+    private static final Signal DIVERGING = new Signal(false, false, Double.NaN, null, true);
+
+    /** A step whose layers carry their weight norms and their optimizer's step gain (SGD: the learning rate). */
+    private static StepStats weighted(double denseNorm, double denseWeights, double outNorm, double outWeights,
+                                      double gain) {
+        return new StepStats(0, 0, 32, 1.0, gain, Math.hypot(denseNorm, outNorm), 1, 0, List.of(
+                new LayerStats("0_dense", denseNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", denseNorm, 0)),
+                        denseWeights, gain),
+                new LayerStats("1_output", outNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", outNorm, 0)),
+                        outWeights, gain)));
+    }
+
     @Test
-    void enablesAtThePercentileOfEachLayersHealthyWindow() {
+    void aLoneSpikeIsClippedAtThePercentileOfEachLayersHealthyWindowOnThatStepOnly() {
         AdaptiveClip p = small();
         double[] dense = {1, 2, 3, 4, 5};
         for (double d : dense) {
@@ -48,8 +62,24 @@ class AdaptiveClipTest {
         // window 4 keeps 2,3,4,5: the median is 3.5 for the dense layer and 350 for the output layer
         ClipDecision d = p.decide(step(1000, 1e5), SPIKE);
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 3.5, "1_output", 350.0)), d);
+        assertEquals("clip", p.lastChange().kind());
+        assertEquals("spike", p.lastChange().reason());
+        assertEquals(Math.hypot(3.5, 350), p.lastChange().after(), 1e-9, "for all layers: the global bound");
+        assertTrue(p.lastChange().detail().contains("0_dense=3.50"), p.lastChange().detail());
+        assertInstanceOf(ClipDecision.None.class, p.decide(step(3, 300), Signal.QUIET), "no state was switched on");
+        assertTrue(p.thresholds().isEmpty());
+    }
+
+    @Test
+    void aLostStepEnablesAtThePercentileOfEachLayersHealthyWindow() {
+        AdaptiveClip p = small();
+        for (double d : new double[] {1, 2, 3, 4, 5}) {
+            p.decide(step(d, 100 * d), Signal.QUIET);
+        }
+        ClipDecision d = p.decide(step(1000, 1e5), DIVERGING);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 3.5, "1_output", 350.0)), d);
         assertEquals("clip-enable", p.lastChange().kind());
-        assertEquals(3.5, p.lastChange().after());
+        assertEquals(Map.of("0_dense", 3.5, "1_output", 350.0), p.thresholds());
     }
 
     @Test
@@ -59,23 +89,27 @@ class AdaptiveClipTest {
             p.decide(step(d, 10 * d), Signal.QUIET); // norms that grow step by step: a run blowing up
         }
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 1.0, "1_output", 10.0)),
-                p.decide(step(50, 500), SPIKE), "three norms are too few for a percentile: the smallest is used");
-        Signal diverging = new Signal(false, false, Double.NaN, null, true);
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.5, "1_output", 5.0)),
-                p.decide(step(1, 10), diverging), "a loss far above its window tightens at once");
+                p.decide(step(50, 500), DIVERGING), "three norms are too few for a percentile: the smallest is used");
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-        assertEquals("clip-tighten", p.lastChange().kind(), "so does a non-finite step");
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.25, "1_output", 2.5)),
+        assertEquals("clip-tighten", p.lastChange().kind(), "a non-finite step right after tightens at once");
+        assertEquals(Map.of("0_dense", 0.5, "1_output", 5.0), p.thresholds());
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.5, "1_output", 5.0)),
                 p.decide(step(1, 10), SPIKE), "a spike within the cooldown does not");
     }
 
     @Test
-    void tightensOnRepeatedTriggersAtMostOncePerCooldownDownToTheFloor() {
+    void threeSpikesCloseTogetherSwitchClippingOnAndFurtherOnesTightenAtMostOncePerCooldownDownToTheFloor() {
         AdaptiveClip p = small();
         for (double d : new double[] {4, 4, 4, 4}) {
             p.decide(step(d, d), Signal.QUIET);
         }
-        p.decide(step(100, 100), SPIKE); // enable at 4
+        p.decide(step(100, 100), SPIKE);
+        p.decide(step(100, 100), SPIKE);
+        assertTrue(p.thresholds().isEmpty(), "two spikes are clipped one by one");
+        p.decide(step(100, 100), SPIKE); // the third within 50 steps: enable at 4
+        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals("repeated-spikes", p.lastChange().reason());
+        assertEquals(4.0, p.thresholds().get("0_dense"));
         p.decide(step(100, 100), SPIKE); // within cooldown: unchanged
         assertNull(p.lastChange());
         assertEquals(4.0, p.thresholds().get("0_dense"));
@@ -96,9 +130,11 @@ class AdaptiveClipTest {
         for (double d : new double[] {4, 4, 4, 4}) {
             p.decide(step(d, d), Signal.QUIET);
         }
-        p.decide(step(100, 100), SPIKE); // enable at 4
+        p.decide(step(4, 4), DIVERGING); // enable at 4
         p.decide(step(100, 100), SPIKE);
-        p.decide(step(100, 100), SPIKE); // tighten to 2
+        p.decide(step(100, 100), SPIKE);
+        p.decide(step(100, 100), SPIKE); // repeated spikes after the cooldown: tighten to 2
+        assertEquals(2.0, p.thresholds().get("0_dense"));
         p.decide(step(3, 3), Signal.QUIET);
         p.decide(step(3, 3), Signal.QUIET);
         assertInstanceOf(ClipDecision.LayerNorm.class, p.decide(step(3, 3), Signal.QUIET)); // 3rd healthy: relax to 4
@@ -106,8 +142,67 @@ class AdaptiveClipTest {
         assertEquals(4.0, p.thresholds().get("0_dense"));
         p.decide(step(3, 3), Signal.QUIET);
         p.decide(step(3, 3), Signal.QUIET);
+        assertFalse(p.capEngaged(), "the cap, back at full size and idle for a healthy stretch, let go");
         assertInstanceOf(ClipDecision.None.class, p.decide(step(3, 3), Signal.QUIET)); // 8 > 4: off
+        assertTrue(p.thresholds().isEmpty());
         assertEquals("clip-disable", p.lastChange().kind());
+    }
+
+    @Test
+    void theUpdateRatioCapActsFromTheFirstStepWithoutHistoryAndBoundsEachLayersUpdate() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        // SGD at lr 10 on fresh weights: the dense layer would move 100x its own norm in one step
+        ClipDecision d = p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
+        // cap 0.02: a gradient of norm 0.02 * 10 / 10 moves the dense weights by 2% of their norm
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.02, "1_output", 0.01)), d);
+        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals("update-ratio", p.lastChange().reason());
+        assertTrue(p.capEngaged());
+        // engaged, it keeps bounding every step by the weights of that step
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.04, "1_output", 0.01)),
+                p.decide(weighted(1, 20, 0.001, 5, 10), Signal.QUIET));
+    }
+
+    @Test
+    void healthyUpdateRatiosNeverEngageTheCap() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        for (int i = 0; i < 1000; i++) {
+            // ratio 0.05 and 0.08: the largest a healthy SGD run showed is about 0.05
+            assertInstanceOf(ClipDecision.None.class, p.decide(weighted(0.5, 1, 0.8, 1, 0.1), Signal.QUIET));
+            assertNull(p.lastChange());
+        }
+        assertFalse(p.capEngaged());
+    }
+
+    @Test
+    void optimizersThatNormaliseTheGradientAreNotCapped() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        assertInstanceOf(ClipDecision.None.class, p.decide(weighted(1e6, 1, 1e6, 1, Double.NaN), Signal.QUIET));
+        assertFalse(p.capEngaged());
+    }
+
+    @Test
+    void aZeroInitialisedLayerBorrowsAScaleFromTheOthersSoThatItCanStillLearn() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        ClipDecision d = p.decide(weighted(100, 10, 100, 0, 1), Signal.QUIET);
+        // median weight norm of the two layers is 10: the zero layer is bounded as if its weights had norm 1
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.2, "1_output", 0.02)), d);
+    }
+
+    @Test
+    void lostStepsTightenTheCapDownToTheFloor() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: 0.02 for the dense layer
+        p.onSkippedStep(new Signal(true, false, Double.NaN, null, false)); // history thresholds switched on
+        p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+        assertEquals("clip-tighten", p.lastChange().kind());
+        assertEquals(0.01, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
+                .thresholds().get("0_dense"), 1e-12, "half the cap");
+        for (int i = 0; i < 20; i++) {
+            p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+        }
+        assertEquals(0.02 * AdaptiveClip.DEFAULT_FLOOR_FRACTION, ((ClipDecision.LayerNorm) p.decide(
+                weighted(100, 10, 1, 5, 10), Signal.QUIET)).thresholds().get("0_dense"), 1e-12);
     }
 
     @Test
@@ -120,20 +215,20 @@ class AdaptiveClipTest {
     }
 
     @Test
-    void aTriggerOnTheFirstStepUsesATenthOfTheCurrentNorm() {
+    void aLostStepOnTheFirstStepUsesATenthOfTheCurrentNorm() {
         AdaptiveClip p = small();
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 5.0, "1_output", 0.5)),
-                p.decide(step(50, 5), SPIKE));
+                p.decide(step(50, 5), DIVERGING));
     }
 
     @Test
     void validatesEverySettingByName() {
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(0, 4, 0.5, 0.25, 2, 3));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(0, 4, 0.5, 0.25, 2, 3, 0.02, 0.1));
         assertEquals("tightenFactor must be in (0, 1), was 1.0",
-                assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 1, 0.25, 2, 3))
+                assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 1, 0.25, 2, 3, 0.02, 0.1))
                         .getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 0, 0.5, 0.25, 2, 3));
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 0.5, Double.NaN, 2, 3));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 0, 0.5, 0.25, 2, 3, 0.02, 0.1));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 0.5, Double.NaN, 2, 3, 0.02, 0.1));
     }
 
     @Test

@@ -120,7 +120,7 @@ class GuardTest {
                 kinds);
         Intervention rollback = p.events().stream().filter(e -> e.kind().equals("rollback")).findFirst().orElseThrow();
         assertEquals("non-finite-gradient", rollback.reason());
-        assertEquals("3 steps in a row had non-finite gradients", rollback.detail());
+        assertEquals("3 steps within 20 had to be skipped (the last for non-finite-gradient)", rollback.detail());
         assertTrue(p.net().getIterationCount() < k, "back on a state kept before the trouble");
         p.net().fit(data.get(123));
         assertTrue(p.probe().lastStep().finite(), "training continues");
@@ -207,7 +207,7 @@ class GuardTest {
 
     @Test
     void aLateDivergenceIsRolledBackAndTheLearningRateBackedOff() {
-        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 20, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3);
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 20, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3, 0.05);
         Protected p = protect(net(7, new Sgd(0.05)), new NoClip(), settings);
         List<DataSet> data = batches(400, 8);
         for (int i = 0; i < 150; i++) {
@@ -234,7 +234,7 @@ class GuardTest {
 
     @Test
     void afterTooManyFailedRecoveriesTheGuardPausesOnTheLastGoodState() {
-        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 10, 0.9, 0, 2, 1000, 1000, 4.0, 20, 3.0, 2);
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 10, 0.9, 0, 2, 1000, 1000, 4.0, 20, 3.0, 2, 0.05);
         Protected p = protect(net(9, new Sgd(0.05)), new NoClip(), settings);
         List<DataSet> data = batches(200, 10);
         for (int i = 0; i < 50; i++) {

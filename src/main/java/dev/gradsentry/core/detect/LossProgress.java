@@ -1,0 +1,130 @@
+package dev.gradsentry.core.detect;
+
+import dev.gradsentry.core.state.SavedState;
+
+/**
+ * Whether training makes progress, judged from the loss over windows of {@value #WINDOW} steps: the signal that
+ * gradient statistics alone miss. A network whose ReLUs died after a blow-up has calm, small gradients and a loss
+ * stuck at the chance level; clipping that lets too much through keeps the loss from coming down. Both look healthy
+ * to a spike detector.
+ *
+ * <p>Two verdicts, each given once a window closes:
+ * <ul>
+ *   <li>{@link Verdict#CHANCE}: a classifier's loss sat at the chance level, at least {@value #CHANCE_FRACTION} of
+ *   {@code ln(classes)} (the cross-entropy of a uniform guess), for {@value #CHANCE_WINDOWS} windows in a row.</li>
+ *   <li>{@link Verdict#NO_PROGRESS}: the loss stayed above {@value #STUCK_FACTOR} times the best window of the run for
+ *   {@value #STUCK_WINDOWS} windows in a row without improving.</li>
+ * </ul>
+ * A healthy run at initialisation sits at the chance level too, so the guard asks only while it is intervening (after
+ * a blow-up, while clipping binds): then a loss that does not come down means the run is not being rescued.
+ */
+public final class LossProgress {
+
+    /** Steps per window. */
+    public static final int WINDOW = 50;
+    static final double CHANCE_FRACTION = 0.97;
+    static final int CHANCE_WINDOWS = 2;
+    static final double STUCK_FACTOR = 1.5;
+    static final int STUCK_WINDOWS = 4;
+    /** A window counts as better than the best only when it improves on it by more than this fraction. */
+    static final double MIN_IMPROVEMENT = 0.01;
+
+    public enum Verdict { NONE, CHANCE, NO_PROGRESS }
+
+    private final double chanceLoss;
+    private double sum;
+    private int count;
+    private double best = Double.POSITIVE_INFINITY;
+    private double last = Double.NaN;
+    private int chanceWindows;
+    private int stuckWindows;
+    private double candidate = Double.NaN;
+
+    /** @param chanceLoss {@code ln(classes)} for a softmax classifier with cross-entropy loss, NaN otherwise */
+    public LossProgress(double chanceLoss) {
+        this.chanceLoss = chanceLoss;
+    }
+
+    /** Adds one finite loss; returns a verdict when this loss closes a window, {@link Verdict#NONE} otherwise. */
+    public Verdict observe(double loss) {
+        if (!Double.isFinite(loss)) {
+            return Verdict.NONE;
+        }
+        sum += loss;
+        if (++count < WINDOW) {
+            return Verdict.NONE;
+        }
+        double mean = sum / count;
+        sum = 0;
+        count = 0;
+        last = mean;
+        chanceWindows = mean >= CHANCE_FRACTION * chanceLoss ? chanceWindows + 1 : 0;
+        if (mean < best * (1 - MIN_IMPROVEMENT)) {
+            best = mean;
+            stuckWindows = 0;
+        } else {
+            stuckWindows = mean > STUCK_FACTOR * best ? stuckWindows + 1 : 0;
+        }
+        if (chanceWindows >= CHANCE_WINDOWS) {
+            return Verdict.CHANCE;
+        }
+        return stuckWindows >= STUCK_WINDOWS ? Verdict.NO_PROGRESS : Verdict.NONE;
+    }
+
+    /** Whether a loss is at the chance level (false when the chance level is unknown). */
+    public boolean atChance(double loss) {
+        return loss >= CHANCE_FRACTION * chanceLoss;
+    }
+
+    /** Mean of the last closed window; NaN before the first. */
+    public double lastWindow() {
+        return last;
+    }
+
+    /** The lowest window mean so far; infinite before the first window. */
+    public double best() {
+        return best;
+    }
+
+    public double chanceLoss() {
+        return chanceLoss;
+    }
+
+    /** Remembers the last window as the loss of a state kept as a rollback candidate. */
+    public void markCandidate() {
+        candidate = last;
+    }
+
+    /**
+     * Whether the marked candidate may become the state rollbacks return to: not when its loss sat at the chance
+     * level or far above the run's best (a dead or diverged network is no state to go back to). A candidate taken
+     * before any window closed is accepted: nothing speaks against it.
+     */
+    public boolean candidateGood() {
+        return Double.isNaN(candidate) || (!atChance(candidate) && candidate <= STUCK_FACTOR * best);
+    }
+
+    /** Starts the windows again after a rollback; the best window of the run is kept. */
+    public void restart() {
+        sum = 0;
+        count = 0;
+        chanceWindows = 0;
+        stuckWindows = 0;
+        candidate = Double.NaN;
+    }
+
+    public SavedState saveState() {
+        return new SavedState().put("counters", sum, count, best, last, chanceWindows, stuckWindows,
+                candidate);
+    }
+
+    public void restoreState(SavedState s) {
+        sum = s.number("counters", 0);
+        count = (int) s.number("counters", 1);
+        best = s.number("counters", 2);
+        last = s.number("counters", 3);
+        chanceWindows = (int) s.number("counters", 4);
+        stuckWindows = (int) s.number("counters", 5);
+        candidate = s.number("counters", 6);
+    }
+}

@@ -1,0 +1,38 @@
+package dev.gradsentry.core.probe;
+
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.learning.config.NoOp;
+import org.nd4j.linalg.learning.config.Sgd;
+
+/**
+ * How far an optimizer moves the parameters per unit of batch-averaged gradient: the factor that turns a bound on
+ * the update into a bound on the gradient.
+ *
+ * <p>Plain SGD subtracts {@code lr * g}: the gain is the learning rate. DL4J's Nesterov momentum keeps a velocity
+ * {@code v = mu * v - lr * g}; with a gradient that keeps its direction the update settles at {@code lr * g / (1 - mu)},
+ * so that is the gain (ten times the learning rate at the usual mu = 0.9): the step a run takes once momentum has
+ * built up, which is what bounds the damage of a run of large gradients. Adam, AdaMax, Nadam, AMSGrad, RMSProp,
+ * AdaGrad and AdaDelta divide the gradient by a running estimate of its own scale, so the size of their update does
+ * not follow the size of the gradient: no gain exists and clipping the gradient does not bound their update.
+ */
+public final class StepGain {
+
+    private StepGain() {
+    }
+
+    /** The gain of {@code updater} at this iteration; NaN for optimizers that normalise the gradient. */
+    public static double of(IUpdater updater, int iteration, int epoch) {
+        if (updater instanceof Sgd sgd) {
+            return sgd.getLearningRate(iteration, epoch);
+        }
+        if (updater instanceof Nesterovs n) {
+            double mu = n.currentMomentum(iteration, epoch);
+            return mu < 1 ? n.getLearningRate(iteration, epoch) / (1 - mu) : Double.NaN;
+        }
+        if (updater instanceof NoOp) {
+            return 0;
+        }
+        return Double.NaN;
+    }
+}
