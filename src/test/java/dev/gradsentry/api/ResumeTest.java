@@ -49,8 +49,10 @@ class ResumeTest {
     @Test
     void aPausedRunResumesThroughTheApiAndThroughAnAlert() throws Exception {
         Runs.stopActive();
+        // Without clipping (the adaptive policy would rescue this run) the first rollback exhausts the recoveries.
         given().contentType(ContentType.JSON).body(Api.DEFAULT_POLICY.replace("\"maxRecoveries\":8",
-                "\"maxRecoveries\":1")).when().put("/api/policy").then().statusCode(200);
+                "\"maxRecoveries\":1").replace("\"adaptive\"", "\"none\"")).when().put("/api/policy").then()
+                .statusCode(200);
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"learningRate\":10,\"steps\":100000,"
                 + "\"evalExamples\":100}");
         long pausedAt = awaitState(id, "paused").getLong("step");

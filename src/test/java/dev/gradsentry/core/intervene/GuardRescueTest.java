@@ -1,0 +1,304 @@
+package dev.gradsentry.core.intervene;
+
+import dev.gradsentry.core.probe.GradientProbe;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.dataset.adapter.SingletonDataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.schedule.MapSchedule;
+import org.nd4j.linalg.schedule.ScheduleType;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The guard through its one-line API, on runs that need rescuing and on the ways a DL4J user attaches it. */
+class GuardRescueTest {
+
+    private static final int CLASSES = 4;
+
+    /** A softmax classifier of 8 inputs into {@value #CLASSES} classes. */
+    private static MultiLayerNetwork classifier(long seed, IUpdater updater) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.FLOAT).updater(updater).list()
+                .layer(new DenseLayer.Builder().nIn(8).nOut(32).activation(Activation.RELU).build())
+                .layer(new DenseLayer.Builder().nIn(32).nOut(32).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(32).nOut(CLASSES)
+                        .activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    /** Class = the index of the largest of the first four inputs: learnable; with {@code random}, pure noise. */
+    private static List<DataSet> batches(int n, long seed, boolean randomLabels) {
+        Random r = new Random(seed);
+        List<DataSet> list = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            float[][] x = new float[32][8];
+            float[][] y = new float[32][CLASSES];
+            for (int i = 0; i < 32; i++) {
+                int best = 0;
+                for (int j = 0; j < 8; j++) {
+                    x[i][j] = (float) r.nextGaussian();
+                    if (j < CLASSES && x[i][j] > x[i][best]) {
+                        best = j;
+                    }
+                }
+                y[i][randomLabels ? r.nextInt(CLASSES) : best] = 1;
+            }
+            list.add(new DataSet(Nd4j.create(x), Nd4j.create(y)));
+        }
+        return list;
+    }
+
+    private static double accuracy(MultiLayerNetwork net, List<DataSet> held) {
+        int correct = 0;
+        int total = 0;
+        for (DataSet d : held) {
+            INDArray predicted = net.output(d.getFeatures()).argMax(1);
+            INDArray actual = d.getLabels().argMax(1);
+            for (int i = 0; i < actual.length(); i++) {
+                correct += predicted.getLong(i) == actual.getLong(i) ? 1 : 0;
+                total++;
+            }
+        }
+        return (double) correct / total;
+    }
+
+    private static List<Intervention> events(Guard guard) {
+        List<Intervention> events = new ArrayList<>();
+        guard.addListener(events::add);
+        return events;
+    }
+
+    @Test
+    void aRunWhoseLearningRateIsFarTooHighIsRescuedFromTheFirstStep() {
+        List<DataSet> train = batches(400, 1, false);
+        List<DataSet> held = batches(10, 99, false);
+        MultiLayerNetwork bare = classifier(3, new Sgd(20));
+        for (DataSet d : train) {
+            bare.fit(d);
+        }
+        MultiLayerNetwork net = classifier(3, new Sgd(20));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : train) {
+            net.fit(d);
+        }
+        double unguarded = Double.isFinite(bare.params().sumNumber().doubleValue()) ? accuracy(bare, held) : 0;
+        double guarded = accuracy(net, held);
+        assertEquals(0, events.get(0).step(), "acts on the very first step");
+        assertEquals("clip-enable", events.get(0).kind());
+        assertEquals("update-ratio", events.get(0).reason());
+        assertTrue(guarded > 0.8, "guarded accuracy " + guarded + " (unguarded " + unguarded + ")");
+        assertTrue(guarded > unguarded + 0.2, "guarded " + guarded + " vs unguarded " + unguarded);
+        assertEquals(0, guard.lostSteps());
+    }
+
+    @Test
+    void aHealthyRunIsBitwiseTheRunWithoutAGuard() {
+        List<DataSet> train = batches(300, 5, false);
+        MultiLayerNetwork bare = classifier(7, new Nesterovs(0.01, 0.9));
+        MultiLayerNetwork net = classifier(7, new Nesterovs(0.01, 0.9));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : train) {
+            bare.fit(d);
+            net.fit(d);
+        }
+        assertTrue(events.isEmpty(), events.toString());
+        assertEquals(bare.params(), net.params());
+        assertTrue(accuracy(net, batches(10, 99, false)) > 0.7, "the healthy run learns");
+    }
+
+    /**
+     * The loop that was reported: a run whose gradients jump for good to a scale the spike detector calls extreme.
+     * Before every skip counted toward escalation, the detector never learned the new scale (skipped steps did not
+     * update it) and the guard skipped every step that followed.
+     */
+    @Test
+    void skipsForExtremeSpikesEscalateInsteadOfLoopingForever() {
+        MultiLayerNetwork net = classifier(11, new Nesterovs(0.001, 0.9));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        List<DataSet> train = batches(600, 13, false);
+        int i = 0;
+        try {
+            for (; i < train.size(); i++) {
+                DataSet d = train.get(i);
+                // from step 100 on every input is 1e5 times larger: every gradient is "extreme" to what came before
+                net.fit(i < 100 ? d : new DataSet(d.getFeatures().mul(1e5), d.getLabels()));
+            }
+        } catch (GuardPausedException e) {
+            assertTrue(guard.paused());
+        }
+        long skips = events.stream().filter(e -> e.kind().equals("skip") && e.applied()).count();
+        assertTrue(events.stream().anyMatch(e -> e.kind().equals("rollback")), "skips escalated to rollbacks");
+        assertTrue(guard.paused() || skips <= 0.05 * i, skips + " of " + i + " steps skipped, not paused");
+        assertTrue(skips < 60, skips + " skips");
+        if (guard.paused()) {
+            assertNotNull(guard.pauseReason());
+        }
+    }
+
+    @Test
+    void aClassifierStuckAtTheChanceLevelWhileTheGuardIntervenesIsRolledBack() {
+        MultiLayerNetwork net = classifier(17, new Sgd(0.05));
+        GradientProbe probe = GradientProbe.attach(net);
+        Guard guard = new Guard(net, "test", new dev.gradsentry.core.clip.NoClip(), GuardSettings.defaults(),
+                java.time.Clock.systemUTC());
+        probe.intercept(guard);
+        List<Intervention> events = events(guard);
+        List<DataSet> noise = batches(120, 19, true); // labels that cannot be learned: the loss stays at ln(4)
+        for (int i = 0; i < noise.size(); i++) {
+            if (i == 10) {
+                probe.injectAt(net.getIterationCount(), Double.NaN); // the guard acts once: a skipped step
+            }
+            net.fit(noise.get(i));
+        }
+        Intervention rollback = events.stream().filter(e -> e.kind().equals("rollback")).findFirst().orElseThrow(
+                () -> new AssertionError(events.toString()));
+        assertEquals("chance-level", rollback.reason());
+        assertTrue(rollback.detail().contains("chance level"), rollback.detail());
+        assertTrue(events.stream().anyMatch(e -> e.kind().equals("lr-backoff")));
+    }
+
+    @Test
+    void aChanceLevelLossWithoutInterventionsIsLeftAlone() {
+        MultiLayerNetwork net = classifier(17, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : batches(200, 19, true)) {
+            net.fit(d);
+        }
+        assertTrue(events.isEmpty(), "a run that is still at initialisation's loss is not a rescue: " + events);
+    }
+
+    @Test
+    void aPausedGuardStopsFitOverAnIteratorWithTheNetworkOnItsLastGoodState() {
+        MultiLayerNetwork net = classifier(23, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        List<DataSet> data = batches(40, 29, false);
+        for (int i = 0; i < 20; i++) {
+            net.fit(data.get(i));
+        }
+        guard.request(new ExternalRequest(ExternalRequest.Action.PAUSE, "test", "paused by the test"));
+        net.fit(data.get(20)); // the request is applied at this step
+        assertTrue(guard.paused());
+        INDArray held = net.params().dup();
+        DataSetIterator rest = new SingletonDataSetIterator(data.get(21));
+        GuardPausedException e = assertThrows(GuardPausedException.class, () -> net.fit(rest, 3));
+        assertTrue(e.getMessage().contains("test"), e.getMessage());
+        assertEquals(held, net.params(), "nothing of the refused step reached the weights");
+        guard.resume("test", null);
+        net.fit(data.get(22));
+        assertFalse(guard.paused());
+    }
+
+    @Test
+    void aRollbackScalesTheUsersLearningRateScheduleInsteadOfReplacingIt() throws IOException {
+        MapSchedule schedule = new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 50, 0.01));
+        MultiLayerNetwork net = classifier(31, new Sgd(schedule));
+        Guard guard = Guard.protect(net);
+        List<DataSet> data = batches(60, 37, false);
+        for (int i = 0; i < 10; i++) {
+            net.fit(data.get(i));
+        }
+        guard.request(new ExternalRequest(ExternalRequest.Action.ROLLBACK, "test", null));
+        net.fit(data.get(10));
+        net.fit(data.get(11)); // the backoff takes effect after the step that rolled back
+        assertEquals(0.5, guard.learningRateFactor());
+        for (int layer = 0; layer < 3; layer++) {
+            assertEquals(0.05, net.getLayer(layer).conf().getLayer().getUpdaterByParam("W")
+                    .getLearningRate(10, 0), 1e-9, "layer " + layer + " before the schedule's step");
+            assertEquals(0.005, net.getLayer(layer).conf().getLayer().getUpdaterByParam("W")
+                    .getLearningRate(60, 0), 1e-9, "layer " + layer + " after it: still scheduled, at half");
+        }
+        // the scaled schedule is part of the model file and comes back from it
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ModelSerializer.writeModel(net, bytes, true);
+        MultiLayerNetwork reloaded = ModelSerializer.restoreMultiLayerNetwork(
+                new ByteArrayInputStream(bytes.toByteArray()), true);
+        assertEquals(0.005, reloaded.getLayer(0).conf().getLayer().getUpdaterByParam("W").getLearningRate(60, 0),
+                1e-9);
+    }
+
+    @Test
+    void theWholeLayerAuditShowsTheGlobalBoundAndEveryLayersThreshold() {
+        MultiLayerNetwork net = classifier(41, new Sgd(20));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        net.fit(batches(1, 43, false).get(0));
+        Intervention enable = events.get(0);
+        assertEquals("all", enable.layer());
+        Map<String, Double> thresholds = guard.layerThresholds();
+        assertEquals(3, thresholds.size());
+        double bound = Math.sqrt(thresholds.values().stream().mapToDouble(t -> t * t).sum());
+        assertEquals(bound, enable.after(), 1e-9 * bound);
+        for (String layer : thresholds.keySet()) {
+            assertTrue(enable.detail().contains(layer + "="), enable.detail());
+        }
+    }
+
+    @Test
+    void replacingTheListenersAfterProtectIsReportedNotSilent() {
+        MultiLayerNetwork net = classifier(47, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        assertNotNull(guard.probe());
+        assertTrue(guard.attached());
+        List<LogRecord> warnings = new ArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                warnings.add(record);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger.getLogger(Guard.class.getName()).addHandler(capture);
+        try {
+            net.setListeners(new BaseTrainingListener() {
+            });
+            assertFalse(guard.paused());
+            assertFalse(guard.attached());
+            assertEquals(1, warnings.size(), "warned once");
+            assertTrue(warnings.get(0).getMessage().contains("addListeners"), warnings.get(0).getMessage());
+        } finally {
+            Logger.getLogger(Guard.class.getName()).removeHandler(capture);
+        }
+    }
+}
