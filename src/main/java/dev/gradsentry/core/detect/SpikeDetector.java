@@ -15,20 +15,30 @@ import java.util.Map;
  * <p>The rule follows ZClip and OLMo-core: an exponential moving mean and variance of the <em>log</em> norm (norms
  * span orders of magnitude, so their logs are closer to normal), a z-score against them, and a threshold. A spike
  * must also be at least {@code minRatio} times the moving (geometric) mean, so that a very steady run does not flag a
- * 10% wobble as many sigmas. Until {@code warmup} steps have been seen, a step is a spike when it is {@code minRatio
- * * 5} times the median of the steps before it (from the second step on): explosions often happen in the first
- * handful of steps, before any statistics exist. Spikes do not update the statistics, so one explosion cannot teach
- * the detector that explosions are normal.
+ * 10% wobble as many sigmas. Until {@code warmup} steps have been seen, a step is a spike when it is
+ * {@value #WARMUP_FACTOR} times {@code minRatio} times the median of the steps before it (from the second step on):
+ * gradients of a healthy run often grow tenfold while it leaves its initialisation, so only a jump of two orders of
+ * magnitude counts that early (explosions in the first steps of an SGD run are the update-ratio cap's to catch).
+ * Spikes do not update the statistics, so one explosion cannot teach the detector that explosions are normal; but
+ * a level held for {@value #SUSTAINED} steps in a row is the run's new scale, and the detector takes it in (the verdict
+ * of those steps is still a spike), so that it cannot freeze and call every later step a spike.
  */
 public final class SpikeDetector {
 
     public static final String GLOBAL = "global";
+    /** During warm-up a spike is this many times {@code minRatio} times the median so far. */
+    static final int WARMUP_FACTOR = 50;
+    /** Spikes in a row after which their level is taken in as the run's new scale. */
+    static final int SUSTAINED = 3;
+    /** The key of the consecutive-spike count in the saved state; no layer is named so. */
+    private static final String CONSECUTIVE = "#consecutive";
 
     private final double zThreshold;
     private final double minRatio;
     private final int warmup;
     private final double alpha;
     private final Map<String, Moments> moments = new HashMap<>();
+    private int consecutive;
 
     /**
      * @param zThreshold z-score of the log norm above which a step is a spike (default 4)
@@ -62,7 +72,8 @@ public final class SpikeDetector {
                 worst = r;
             }
         }
-        if (!worst.spike()) {
+        consecutive = worst.spike() ? consecutive + 1 : 0;
+        if (!worst.spike() || consecutive >= SUSTAINED) {
             moments.get(GLOBAL).add(step.globalNorm());
             for (LayerStats l : step.layers()) {
                 moments.get(l.layer()).add(l.norm());
@@ -82,7 +93,7 @@ public final class SpikeDetector {
                 return new Result(false, Double.NaN, key, Double.NaN);
             }
             double median = m.warmupMedian();
-            boolean spike = norm > minRatio * 5 * median;
+            boolean spike = norm > minRatio * WARMUP_FACTOR * median;
             return new Result(spike, norm / median, key, norm / median);
         }
         double std = Math.sqrt(m.var);
@@ -94,11 +105,12 @@ public final class SpikeDetector {
     /** Forgets everything seen, e.g. after a rollback to an earlier state. */
     public void reset() {
         moments.clear();
+        consecutive = 0;
     }
 
     /** The statistics per layer (and {@link #GLOBAL}), for a checkpoint. */
     public SavedState saveState() {
-        SavedState s = new SavedState();
+        SavedState s = new SavedState().put(CONSECUTIVE, consecutive);
         moments.forEach((key, m) -> {
             double[] v = new double[3 + m.count];
             v[0] = m.count;
@@ -113,7 +125,11 @@ public final class SpikeDetector {
     /** Takes over statistics saved by {@link #saveState()} of a detector with the same settings. */
     public void restoreState(SavedState s) {
         moments.clear();
+        consecutive = s.has(CONSECUTIVE) ? (int) s.number(CONSECUTIVE, 0) : 0;
         for (String key : s.suffixes("")) {
+            if (key.equals(CONSECUTIVE)) {
+                continue;
+            }
             double[] v = s.get(key);
             Moments m = new Moments();
             m.count = (int) v[0];

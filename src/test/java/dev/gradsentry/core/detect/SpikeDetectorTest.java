@@ -57,20 +57,33 @@ class SpikeDetectorTest {
     }
 
     @Test
-    void spikesDoNotTeachTheDetectorThatSpikesAreNormal() {
+    void loneSpikesDoNotTeachTheDetectorThatSpikesAreNormal() {
         SpikeDetector d = warmedUp(new Random(4));
         for (int i = 0; i < 50; i++) {
             assertTrue(d.observe(step(20, 0.01)).spike(), "step " + i);
+            assertFalse(d.observe(step(1, 0.01)).spike(), "step " + i);
         }
     }
 
+    /** The freeze that made the guard skip every step: a new level must not stay a "spike" for ever. */
     @Test
-    void duringWarmUpTenTimesTheMedianSoFarIsASpike() {
+    void aLevelHeldForSeveralStepsInARowBecomesTheNewScale() {
+        SpikeDetector d = warmedUp(new Random(5));
+        int spikes = 0;
+        for (int i = 0; i < 100; i++) {
+            spikes += d.observe(step(20, 0.2)).spike() ? 1 : 0;
+        }
+        assertTrue(spikes < 30, spikes + " of 100 steps at the new level were still spikes");
+        assertFalse(d.observe(step(20, 0.2)).spike());
+    }
+
+    @Test
+    void duringWarmUpAHundredTimesTheMedianSoFarIsASpike() {
         SpikeDetector d = SpikeDetector.defaults();
         assertFalse(d.observe(step(2, 0.02)).spike(), "the first step has nothing to compare with");
         assertFalse(d.observe(step(3, 0.03)).spike());
-        assertFalse(d.observe(step(20, 0.2)).spike(), "8x the median is not yet a spike");
-        assertTrue(d.observe(step(300, 0.03)).spike());
+        assertFalse(d.observe(step(200, 0.2)).spike(), "80x the median is not yet a spike: healthy runs grow so");
+        assertTrue(d.observe(step(400, 0.03)).spike(), "133x is");
     }
 
     @Test
