@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * from a checkpoint trains on exactly as the uninterrupted run did, damaged files are detected and skipped, and a
  * checkpoint that cannot be written pauses the run without losing it.
  */
-class RunRecoveryTest {
+class RunRecoveryIT {
 
     private static final long STEPS = 60;
     private static final Workloads WORKLOADS = new Workloads(() -> {
