@@ -34,18 +34,6 @@ class ResumeTest {
         }
     }
 
-    private static JsonPath awaitState(String id, String state) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline) {
-            JsonPath run = given().when().get("/api/runs/" + id).then().extract().jsonPath();
-            if (state.equals(run.getString("state"))) {
-                return run;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("run " + id + " never reached " + state);
-    }
-
     @Test
     void aPausedRunResumesThroughTheApiAndThroughAnAlert() throws Exception {
         Runs.stopActive();
@@ -53,7 +41,7 @@ class ResumeTest {
                 "\"maxRecoveries\":1")).when().put("/api/policy").then().statusCode(200);
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"learningRate\":10,\"steps\":100000,"
                 + "\"evalExamples\":100}");
-        long pausedAt = awaitState(id, "paused").getLong("step");
+        long pausedAt = Runs.awaitState(id, "paused", Duration.ofSeconds(90)).getLong("step");
 
         RestAssured.given().when().post("/api/runs/" + id + "/resume").then().statusCode(401);
         given().when().get("/api/runs/" + id + "/interventions?kind=pause").then().body("total", equalTo(1));
@@ -65,7 +53,7 @@ class ResumeTest {
         // An alert pauses it and another resumes it: the same engine, audited with reason alert.
         given().contentType(ContentType.JSON).body(alert("pause", "feedbeef00000008"))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200);
-        awaitState(id, "paused");
+        Runs.awaitState(id, "paused", Duration.ofSeconds(90));
         given().contentType(ContentType.JSON).body(alert("resume", "feedbeef00000009"))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200).body("applied", equalTo(1));
         given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
@@ -79,7 +67,7 @@ class ResumeTest {
     }
 
     @Test
-    void onlyAPausedRunCanBeResumed() throws InterruptedException, IOException {
+    void onlyAPausedRunCanBeResumed() throws IOException {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"adding\",\"steps\":2,\"sequenceLength\":5,\"evalExamples\":10}");
         assertEquals("finished", Runs.awaitEnd(id, Duration.ofSeconds(60)).getString("state"));

@@ -31,7 +31,7 @@ class RunResourceTest {
     }
 
     @Test
-    void aShortRunFinishesAndItsLayersAppearOnTheMetricsEndpoint() throws InterruptedException {
+    void aShortRunFinishesAndItsLayersAppearOnTheMetricsEndpoint() {
         String id = given().contentType(ContentType.JSON).body(SHORT_MLP)
                 .when().post("/api/runs")
                 .then().statusCode(201)
