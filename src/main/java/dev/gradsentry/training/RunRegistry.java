@@ -124,7 +124,7 @@ public final class RunRegistry implements AutoCloseable {
                     LOG.warnf("run %s: %s", id, problem);
                 }
                 LOG.infof("found run %s on disk: %s at step %d", id,
-                        r.run().status().state().name().toLowerCase(), r.run().status().step());
+                        ExternalName.of(r.run().status().state()), r.run().status().step());
                 runs.put(id, r.run());
                 found.add(r);
             } catch (IOException | RuntimeException e) {
