@@ -131,7 +131,7 @@ class CrashResumeIT {
 
     private void awaitReady(int port, Process p, Path log) {
         await("the service ready, log " + log).atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
-                .ignoreException(IOException.class) // not listening yet
+                .ignoreExceptionsInstanceOf(IOException.class) // not listening yet
                 .until(() -> {
                     assertTrue(p.isAlive(), () -> "the service exited: " + read(log));
                     return http.send(HttpRequest.newBuilder(uri(port, "/q/health/ready")).build(),
