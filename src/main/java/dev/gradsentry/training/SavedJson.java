@@ -1,6 +1,5 @@
 package dev.gradsentry.training;
 
-import com.fasterxml.jackson.annotation.JsonAlias;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import com.fasterxml.jackson.annotation.JsonValue;
@@ -20,6 +19,7 @@ import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.deser.ContextualDeserializer;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.ContextualSerializer;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
@@ -35,7 +35,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The JSON of the files a run keeps, the checkpoint's {@code run.json} and the audit log's lines, and the version of
@@ -44,20 +46,23 @@ import java.util.Map;
  * nothing of JSON. The guard's two saved networks are too large and too binary for JSON: each goes into an entry of
  * its own beside the JSON, named after its field ({@code guard-last-good.bin}), and the JSON keeps its iteration.
  *
- * <p>Every object written starts with {@code "format": N}. A reader takes its own format and every older one, and
- * refuses a newer one with a message that says so. A change to what a file holds raises its format, and a sample of
- * the new format joins the older ones that {@code SavedFormatsTest} reads.
+ * <p>Every object written starts with {@code "format": N}. A reader takes its own format and every older one, which
+ * it first upgrades, one format at a time, to the current one; a newer format is refused with a message that says
+ * so. A change to what a file holds adds an upgrade from the format before it, and a sample of the new format joins
+ * the older ones that {@code SavedFormatsTest} reads.
  */
 final class SavedJson {
 
     /**
-     * 1: no {@code format} field, enums as Java names ({@code FASHION_MLP}), {@code lastGoodIteration} and
-     * {@code candidateIteration} (-1 for none). 2: {@code format}, enums as {@link ExternalName} spells them,
-     * {@code lastGood} and {@code candidate} (null for none).
+     * 1: no {@code format} field, enums as Java names ({@code FASHION_MLP}, read as they are), the guard's networks as
+     * {@code lastGoodIteration} and {@code candidateIteration} (-1 for none). 2: {@code format}, enums as
+     * {@link ExternalName} spells them, {@code lastGood} and {@code candidate} (null for none).
      */
-    static final SavedJson CHECKPOINT = new SavedJson("checkpoint", 2);
+    static final SavedJson CHECKPOINT = new SavedJson("checkpoint", List.of(SavedJson::checkpoint1To2));
     /** 1: no {@code format} field. 2: each line starts with {@code "format": 2}. */
-    static final SavedJson AUDIT = new SavedJson("audit log", 2);
+    static final SavedJson AUDIT = new SavedJson("audit log", List.of(line -> {
+        // the stamp is all that changed
+    }));
 
     private static final String FORMAT = "format";
     /** The writer and reader attribute holding a checkpoint's entries besides {@code run.json}, by name. */
@@ -71,11 +76,14 @@ final class SavedJson {
             .addMixIn(SavedState.class, SavedStateFormat.class);
 
     private final String what;
+    /** The upgrade at index i turns an object of format i + 1 into one of format i + 2. */
+    private final List<Consumer<ObjectNode>> upgrades;
     private final int version;
 
-    private SavedJson(String what, int version) {
+    private SavedJson(String what, List<Consumer<ObjectNode>> upgrades) {
         this.what = what;
-        this.version = version;
+        this.upgrades = upgrades;
+        this.version = upgrades.size() + 1;
     }
 
     int version() {
@@ -99,9 +107,15 @@ final class SavedJson {
         }
         JsonNode stamp = object.remove(FORMAT);
         int format = stamp == null ? 1 : stamp.asInt(-1);
-        if (format < 1 || format > version) {
-            throw new IOException("written in " + what + " format " + stamp + "; this GradSentry reads formats 1 to "
+        if (format < 1) {
+            throw new IOException("\"format\": " + stamp + " is not a " + what + " format");
+        }
+        if (format > version) {
+            throw new IOException("written in " + what + " format " + format + "; this GradSentry reads formats 1 to "
                     + version + ", a newer one wrote it");
+        }
+        for (int from = format; from < version; from++) {
+            upgrades.get(from - 1).accept(object);
         }
         return JSON.readerFor(type).withAttribute(ENTRIES, entries).treeToValue(object, type);
     }
@@ -110,18 +124,25 @@ final class SavedJson {
         return read(json, type, Map.of());
     }
 
+    private static void checkpoint1To2(ObjectNode checkpoint) {
+        if (checkpoint.get("guard") instanceof ObjectNode guard) {
+            for (String network : List.of("lastGood", "candidate")) {
+                JsonNode iteration = guard.remove(network + "Iteration");
+                guard.set(network, iteration == null || iteration.asInt() < 0 ? NullNode.instance : iteration);
+            }
+        }
+    }
+
     /** The format stamp first, then the value's own fields. */
     private record Stamped(int format, @JsonUnwrapped Object value) {
     }
 
     /** How a {@link GuardState} is written: each network as an entry beside the JSON, which keeps its iteration. */
     private abstract static class GuardStateFormat {
-        @JsonAlias("lastGoodIteration")
         @JsonSerialize(using = NetworkEntry.Writer.class)
         @JsonDeserialize(using = NetworkEntry.Reader.class)
         abstract NetworkState lastGood();
 
-        @JsonAlias("candidateIteration")
         @JsonSerialize(using = NetworkEntry.Writer.class)
         @JsonDeserialize(using = NetworkEntry.Reader.class)
         abstract NetworkState candidate();
@@ -197,9 +218,6 @@ final class SavedJson {
                     return (NetworkState) context.handleUnexpectedToken(NetworkState.class, in);
                 }
                 int nextIteration = in.getIntValue();
-                if (nextIteration < 0) {
-                    return null; // format 1 wrote -1 for "no network"
-                }
                 byte[] bytes = ((Map<String, byte[]>) context.getAttribute(ENTRIES)).get(entry);
                 if (bytes == null) {
                     throw JsonMappingException.from(in, "entry " + entry + " is missing");
