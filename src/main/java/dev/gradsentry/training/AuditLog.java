@@ -46,10 +46,6 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         this.file = file;
     }
 
-    public Path file() {
-        return file;
-    }
-
     @Override
     public synchronized void onIntervention(Intervention i) {
         events.add(i);

@@ -158,7 +158,7 @@ public final class TrainingRun implements Runnable {
         }
     }
 
-    /** The network being trained, or null before the workload is built; for tests and checkpoints. */
+    /** The network being trained, or null before the workload is built. */
     public MultiLayerNetwork network() {
         TrainingSetup s = setup;
         return s == null ? null : s.network();
