@@ -3,6 +3,7 @@ package dev.gradsentry.api;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The Alertmanager webhook with real captured bodies (../shared/reference), and the bearer token. */
 @QuarkusTest
+@Tag("quarkus")
 class AlertResourceTest {
 
     private static String fixture(String name) throws IOException {

@@ -8,6 +8,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * series. Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
  */
 @QuarkusTest
+@Tag("quarkus")
 class AlertDrivenTuningTest {
 
     private static final String TOKEN = "test-token";
