@@ -2,6 +2,7 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.gradsentry.config.GradSentryConfig;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.ExternalRequest;
 import dev.gradsentry.training.ExternalName;
 import dev.gradsentry.training.RunRegistry;
@@ -84,7 +85,7 @@ public class AlertResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public synchronized Outcome receive(@Valid Webhook body) {
         if (body == null) {
-            throw new ProblemMappers.BadRequestProblem("alerts", "the body is empty; expected an Alertmanager "
+            throw new InvalidSettingException("alerts", "the body is empty; expected an Alertmanager "
                     + "webhook payload (version 4)");
         }
         int applied = 0;

@@ -44,7 +44,7 @@ public class PolicyResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public PolicyView put(PolicyView.Change change) throws JsonProcessingException {
         if (change == null) {
-            throw new ProblemMappers.BadRequestProblem("policy", "the body is empty; send e.g. "
+            throw new InvalidSettingException("policy", "the body is empty; send e.g. "
                     + "{\"policy\": \"adaptive\"} or {\"mode\": \"observe\"}");
         }
         GuardPolicy current = runs.guardPolicy();

@@ -39,7 +39,7 @@ public class ProblemMappers {
     /** The field a problem names when the fault is the request body as a whole. */
     static final String BODY = "body";
 
-    /** A value a record refuses: the record names the field. */
+    /** A field that breaks its rule: a value a record refuses, or a request that asks for something invalid. */
     @ServerExceptionMapper
     public Response invalidSetting(InvalidSettingException e) {
         return Problem.response(Response.Status.BAD_REQUEST, e.getMessage(), e.field() == null ? BODY : e.field());
@@ -70,11 +70,6 @@ public class ProblemMappers {
             }
         }
         return field.toString();
-    }
-
-    @ServerExceptionMapper
-    public Response badRequest(BadRequestProblem e) {
-        return Problem.response(Response.Status.BAD_REQUEST, e.getMessage(), e.field());
     }
 
     @ServerExceptionMapper
@@ -236,20 +231,6 @@ public class ProblemMappers {
         LOG.error("unexpected error while handling a request", e);
         return Problem.response(Response.Status.INTERNAL_SERVER_ERROR,
                 "internal error (" + e.getClass().getSimpleName() + "); the server log has the details", null);
-    }
-
-    /** A request that is well-formed JSON but asks for something invalid. */
-    public static final class BadRequestProblem extends RuntimeException {
-        private final String field;
-
-        public BadRequestProblem(String field, String message) {
-            super(message);
-            this.field = field;
-        }
-
-        public String field() {
-            return field;
-        }
     }
 
     /** The request does not fit the state the target is in. */

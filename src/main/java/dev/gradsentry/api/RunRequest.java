@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.Workloads;
 import jakarta.validation.constraints.Max;
@@ -28,7 +29,7 @@ public record RunRequest(@Min(1) @Max(10_000) Integer epochs, @JsonAnySetter Map
     RunSpec toSpec(ObjectMapper json) throws JsonProcessingException {
         ObjectNode fields = json.valueToTree(spec);
         if (epochs != null && fields.has("steps")) {
-            throw new ProblemMappers.BadRequestProblem("epochs", "give steps or epochs, not both");
+            throw new InvalidSettingException("epochs", "give steps or epochs, not both");
         }
         Overlay overlay = new Overlay(json);
         RunSpec given = overlay.runSpec(fields);

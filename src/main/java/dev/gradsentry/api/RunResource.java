@@ -2,6 +2,7 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunStatus;
 import jakarta.validation.Valid;
@@ -39,7 +40,7 @@ public class RunResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Response start(@Valid RunRequest request, @Context UriInfo uri) throws JsonProcessingException {
         if (request == null) {
-            throw new ProblemMappers.BadRequestProblem("workload",
+            throw new InvalidSettingException("workload",
                     "the body is empty; send at least {\"workload\": \"fashion-mlp\"}");
         }
         RunStatus started = runs.start(request.toSpec(json));
