@@ -2,9 +2,15 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.gradsentry.config.GradSentryConfig;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.ExternalRequest;
+import dev.gradsentry.training.ExternalName;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.inject.Provider;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -13,7 +19,6 @@ import jakarta.ws.rs.core.MediaType;
 import org.jboss.logging.Logger;
 
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -35,13 +40,6 @@ public class AlertResource {
 
     private static final Logger LOG = Logger.getLogger(AlertResource.class);
     private static final int REMEMBERED = 10_000;
-    static final Map<String, ExternalRequest.Action> ACTIONS = Map.of(
-            "enable-clipping", ExternalRequest.Action.ENABLE_CLIPPING,
-            "tighten-clipping", ExternalRequest.Action.TIGHTEN_CLIPPING,
-            "relax-clipping", ExternalRequest.Action.RELAX_CLIPPING,
-            "rollback", ExternalRequest.Action.ROLLBACK,
-            "lr-backoff", ExternalRequest.Action.LR_BACKOFF,
-            "pause", ExternalRequest.Action.PAUSE);
 
     private final Provider<RunRegistry> runs;
     private final Provider<GradSentryConfig> config;
@@ -59,14 +57,24 @@ public class AlertResource {
         this.config = config;
     }
 
+    /** One alert of a delivery; fields GradSentry does not use are accepted and ignored. */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Alert(String status, Map<String, String> labels, Map<String, String> annotations, String startsAt,
-                        String endsAt, String generatorURL, String fingerprint) {
+    public record Alert(@NotNull Status status, @NotNull @Valid Labels labels, Map<String, String> annotations,
+                        @NotNull Instant startsAt, String endsAt, String generatorURL, @NotBlank String fingerprint) {
     }
 
-    /** The webhook body; fields GradSentry does not use are accepted and ignored. */
+    public enum Status { FIRING, RESOLVED }
+
+    /** The labels GradSentry reads: the alert's name and the action it asks for, if any. */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Webhook(String version, String status, String receiver, String groupKey, List<Alert> alerts) {
+    public record Labels(@NotNull String alertname, String action) {
+    }
+
+    /** The webhook body (payload version 4), checked whole before any alert is applied. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Webhook(@NotNull @Pattern(regexp = "4", message = "must be \"4\" (Alertmanager webhook payload)")
+                          String version, String status, String receiver, String groupKey,
+                          @NotNull(message = "must be a list (it may be empty)") List<@NotNull @Valid Alert> alerts) {
     }
 
     /** What one delivery did. */
@@ -75,34 +83,46 @@ public class AlertResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    public synchronized Outcome receive(Webhook body) {
-        validate(body);
+    public synchronized Outcome receive(@Valid Webhook body) {
+        if (body == null) {
+            throw new InvalidSettingException("alerts", "the body is empty; expected an Alertmanager "
+                    + "webhook payload (version 4)");
+        }
         int applied = 0;
         int duplicates = 0;
         int ignored = 0;
         int resolved = 0;
         List<String> notes = new ArrayList<>();
-        Set<ExternalRequest.Action> requested = EnumSet.noneOf(ExternalRequest.Action.class);
+        Set<AlertAction> requested = EnumSet.noneOf(AlertAction.class);
         for (Alert a : body.alerts()) {
-            String name = a.labels().get("alertname");
+            String name = a.labels().alertname();
             String key = a.fingerprint() + "|" + a.startsAt() + "|" + a.status();
             if (seen.putIfAbsent(key, Boolean.TRUE) != null) {
                 duplicates++;
                 continue;
             }
-            String action = a.labels().getOrDefault("action", "none");
+            String label = a.labels().action() == null ? "none" : a.labels().action();
+            Optional<AlertAction> action = ExternalName.find(AlertAction.class, label);
             String detail = "alert " + name + " fingerprint " + a.fingerprint() + " startsAt " + a.startsAt();
-            if (a.status().equals("resolved")) {
+            if (a.status() == Status.RESOLVED) {
                 resolved++;
                 LOG.infof("alert %s resolved (fingerprint %s)", name, a.fingerprint());
-                if (config.get().alerts().relaxOnResolve() && action.equals("tighten-clipping")
-                        && runs.get().requestOnActive(new ExternalRequest(ExternalRequest.Action.RELAX_CLIPPING, "alert",
-                        detail + " resolved"))) {
+                if (config.get().alerts().relaxOnResolve() && action.orElse(null) == AlertAction.TIGHTEN_CLIPPING
+                        && runs.get().requestOnActive(new ExternalRequest(ExternalRequest.Action.RELAX_CLIPPING,
+                        "alert", detail + " resolved"))) {
                     notes.add(name + ": resolved, clipping relaxed");
                 }
                 continue;
             }
-            if (action.equals("resume")) {
+            if (action.isEmpty()) {
+                ignored++;
+                notes.add(name + ": action '" + label + "' is not one GradSentry applies; ignored");
+                LOG.infof("alert %s with action '%s' ignored (known actions: %s)", name, label,
+                        ExternalName.valid(AlertAction.class));
+                continue;
+            }
+            Optional<ExternalRequest.Action> request = action.get().request();
+            if (request.isEmpty()) {
                 Optional<String> paused = runs.get().pausedCurrent();
                 if (paused.isPresent()) {
                     runs.get().resume(paused.get(), "alert", detail);
@@ -114,67 +134,20 @@ public class AlertResource {
                 }
                 continue;
             }
-            ExternalRequest.Action mapped = ACTIONS.get(action);
-            if (mapped == null) {
-                ignored++;
-                notes.add(name + ": action '" + action + "' is not one GradSentry applies; ignored");
-                LOG.infof("alert %s with action '%s' ignored (known actions: %s, resume)", name, action,
-                        ACTIONS.keySet());
-                continue;
-            }
             // A group can carry one alert per layer; one tightening per delivery, not one per layer.
-            if (!requested.add(mapped)) {
+            if (!requested.add(action.get())) {
                 duplicates++;
-                notes.add(name + ": " + action + " already requested by an earlier alert of this delivery");
+                notes.add(name + ": " + label + " already requested by an earlier alert of this delivery");
                 continue;
             }
-            if (runs.get().requestOnActive(new ExternalRequest(mapped, "alert", detail))) {
+            if (runs.get().requestOnActive(new ExternalRequest(request.get(), "alert", detail))) {
                 applied++;
-                notes.add(name + ": " + action + " queued for the next step");
+                notes.add(name + ": " + label + " queued for the next step");
             } else {
                 ignored++;
-                notes.add(name + ": " + action + " not applied, no run is training");
+                notes.add(name + ": " + label + " not applied, no run is training");
             }
         }
         return new Outcome(applied, duplicates, ignored, resolved, notes);
-    }
-
-    /** Checks the whole body before anything is applied, so a malformed delivery changes nothing. */
-    private static void validate(Webhook body) {
-        if (body == null) {
-            throw new ProblemMappers.BadRequestProblem("alerts", "the body is empty; expected an Alertmanager "
-                    + "webhook payload (version 4)");
-        }
-        if (!"4".equals(body.version())) {
-            throw new ProblemMappers.BadRequestProblem("version", "version must be \"4\" (Alertmanager webhook "
-                    + "payload), was " + body.version());
-        }
-        if (body.alerts() == null) {
-            throw new ProblemMappers.BadRequestProblem("alerts", "alerts must be a list (it may be empty)");
-        }
-        for (int i = 0; i < body.alerts().size(); i++) {
-            Alert a = body.alerts().get(i);
-            String at = "alerts[" + i + "]";
-            if (a == null) {
-                throw new ProblemMappers.BadRequestProblem(at, at + " is null");
-            }
-            if (!"firing".equals(a.status()) && !"resolved".equals(a.status())) {
-                throw new ProblemMappers.BadRequestProblem(at + ".status", at + ".status must be firing or resolved, "
-                        + "was " + a.status());
-            }
-            if (a.labels() == null || a.labels().get("alertname") == null) {
-                throw new ProblemMappers.BadRequestProblem(at + ".labels.alertname", at + ".labels.alertname is "
-                        + "required");
-            }
-            if (a.fingerprint() == null || a.fingerprint().isBlank()) {
-                throw new ProblemMappers.BadRequestProblem(at + ".fingerprint", at + ".fingerprint is required");
-            }
-            try {
-                Instant.parse(a.startsAt() == null ? "" : a.startsAt());
-            } catch (DateTimeParseException e) {
-                throw new ProblemMappers.BadRequestProblem(at + ".startsAt", at + ".startsAt must be an RFC 3339 "
-                        + "time, was " + a.startsAt());
-            }
-        }
     }
 }

@@ -50,12 +50,12 @@ public class BearerToken {
         try {
             String fromFile = Files.readString(config.apiTokenFile().get()).strip();
             if (fromFile.isEmpty()) {
-                throw new ConfigValidation.InvalidConfigException("gradsentry.api-token-file",
+                throw new InvalidConfigException("gradsentry.api-token-file",
                         "the file " + config.apiTokenFile().get() + " is empty");
             }
             return Optional.of(fromFile);
         } catch (IOException e) {
-            throw new ConfigValidation.InvalidConfigException("gradsentry.api-token-file",
+            throw new InvalidConfigException("gradsentry.api-token-file",
                     "cannot read " + config.apiTokenFile().get() + " (" + e.getClass().getSimpleName() + ")");
         }
     }

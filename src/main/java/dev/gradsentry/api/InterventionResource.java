@@ -1,5 +1,6 @@
 package dev.gradsentry.api;
 
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.TrainingRun;
@@ -43,14 +44,14 @@ public class InterventionResource {
         int offset = wholeNumber("offset", offsetParam);
         int limit = wholeNumber("limit", limitParam);
         if (kind != null && !KINDS.contains(kind)) {
-            throw new ProblemMappers.BadRequestProblem("kind", "kind '" + kind + "' is not valid; valid: "
+            throw new InvalidSettingException("kind", "kind '" + kind + "' is not valid; valid: "
                     + String.join(", ", KINDS.stream().sorted().toList()));
         }
         if (offset < 0) {
-            throw new ProblemMappers.BadRequestProblem("offset", "offset must be >= 0");
+            throw new InvalidSettingException("offset", "offset must be >= 0");
         }
         if (limit < 1 || limit > MAX_LIMIT) {
-            throw new ProblemMappers.BadRequestProblem("limit", "limit must be between 1 and " + MAX_LIMIT);
+            throw new InvalidSettingException("limit", "limit must be between 1 and " + MAX_LIMIT);
         }
         Predicate<Intervention> filter = kind == null ? i -> true : i -> i.kind().equals(kind);
         return new Page(run.interventions().count(filter), offset, limit,
@@ -62,7 +63,7 @@ public class InterventionResource {
         try {
             return Integer.parseInt(value.strip());
         } catch (NumberFormatException e) {
-            throw new ProblemMappers.BadRequestProblem(name, name + " must be a whole number, was '" + value + "'");
+            throw new InvalidSettingException(name, name + " must be a whole number, was '" + value + "'");
         }
     }
 }

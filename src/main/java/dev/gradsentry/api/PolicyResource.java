@@ -1,8 +1,10 @@
 package dev.gradsentry.api;
 
-import dev.gradsentry.core.clip.ClipPolicies;
-import dev.gradsentry.core.intervene.GuardMode;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.GuardSettings;
+import dev.gradsentry.training.ExternalName;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.ws.rs.Consumes;
@@ -13,7 +15,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import org.jboss.logging.Logger;
 
-import java.util.Locale;
 import java.util.Map;
 
 /** The guard's clipping policy and settings, for new runs and the active one. */
@@ -24,9 +25,13 @@ public class PolicyResource {
     private static final Logger LOG = Logger.getLogger(PolicyResource.class);
 
     private final RunRegistry runs;
+    private final ObjectMapper json;
+    private final Overlay overlay;
 
-    public PolicyResource(RunRegistry runs) {
+    public PolicyResource(RunRegistry runs, ObjectMapper json) {
         this.runs = runs;
+        this.json = json;
+        this.overlay = new Overlay(json);
     }
 
     @GET
@@ -37,58 +42,26 @@ public class PolicyResource {
     /** Validates the whole change first: a rejected request changes nothing. */
     @PUT
     @Consumes(MediaType.APPLICATION_JSON)
-    public PolicyView put(PolicyView change) {
+    public PolicyView put(PolicyView.Change change) throws JsonProcessingException {
         if (change == null) {
-            throw new ProblemMappers.BadRequestProblem("policy", "the body is empty; send e.g. "
+            throw new InvalidSettingException("policy", "the body is empty; send e.g. "
                     + "{\"policy\": \"adaptive\"} or {\"mode\": \"observe\"}");
         }
         GuardPolicy current = runs.guardPolicy();
-        GuardSettings g = current.guard();
-        GuardMode mode = change.mode() == null ? g.mode() : RunRequest.parse("mode", change.mode(), GuardMode.class,
-                g.mode());
-        GuardSettings settings;
-        try {
-            settings = new GuardSettings(mode, or(change.snapshotEvery(), g.snapshotEvery()),
-                    or(change.lrBackoffFactor(), g.lrBackoffFactor()), or(change.lrRestoreAfter(), g.lrRestoreAfter()),
-                    or(change.maxRecoveries(), g.maxRecoveries()), or(change.recoveryWindow(), g.recoveryWindow()),
-                    or(change.extremeSpikeRatio(), g.extremeSpikeRatio()), or(change.spikeZ(), g.spikeZ()),
-                    or(change.spikeWarmup(), g.spikeWarmup()), or(change.divergenceFactor(), g.divergenceFactor()),
-                    or(change.divergencePatience(), g.divergencePatience()),
-                    or(change.maxSkippedShare(), g.maxSkippedShare()));
-        } catch (IllegalArgumentException e) {
-            throw new ProblemMappers.BadRequestProblem(e.getMessage().split(" ")[0], e.getMessage());
-        }
+        GuardSettings settings = overlay.apply(current.guard(), json.valueToTree(change.guard()));
         String name = change.policy() == null ? current.policy() : change.policy();
-        if (!ClipPolicies.names().contains(name)) {
-            throw new ProblemMappers.BadRequestProblem("policy", "unknown policy '" + name + "'; valid: "
-                    + String.join(", ", ClipPolicies.names()));
-        }
         Map<String, Double> policySettings = change.settings() != null ? change.settings()
                 : name.equals(current.policy()) ? current.policySettings() : Map.of();
         GuardPolicy next;
         try {
             next = new GuardPolicy(name, policySettings, settings);
-        } catch (IllegalArgumentException e) {
-            throw new ProblemMappers.BadRequestProblem("settings." + settingName(e.getMessage(), policySettings),
-                    e.getMessage());
+        } catch (InvalidSettingException e) {
+            // The body calls GuardPolicy's policySettings "settings".
+            throw new InvalidSettingException(e.field().replaceFirst("^policySettings", "settings"), e.getMessage());
         }
         runs.changeGuardPolicy(next, "api");
-        LOG.infof("guard policy changed through the API: mode %s, %s %s", mode.name().toLowerCase(Locale.ROOT),
+        LOG.infof("guard policy changed through the API: mode %s, %s %s", ExternalName.of(settings.mode()),
                 next.policy(), next.policySettings());
         return PolicyView.of(next);
-    }
-
-    private static <T> T or(T given, T current) {
-        return given != null ? given : current;
-    }
-
-    /** The setting an error message is about: the key it quotes, or the key it starts with. */
-    private static String settingName(String message, Map<String, Double> given) {
-        for (String key : given.keySet()) {
-            if (message.startsWith(key + " ") || message.contains("'" + key + "'")) {
-                return key;
-            }
-        }
-        return message.split(" ")[0];
     }
 }

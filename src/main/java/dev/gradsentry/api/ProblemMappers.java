@@ -5,10 +5,16 @@ import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.gradsentry.core.InvalidSettingException;
+import dev.gradsentry.training.ExternalName;
 import dev.gradsentry.training.RunRegistry;
-import dev.gradsentry.training.RunSpec;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.ConstraintViolationException;
+import jakarta.validation.ElementKind;
+import jakarta.validation.Path;
 import jakarta.ws.rs.NotAcceptableException;
 import jakarta.ws.rs.NotAllowedException;
 import jakarta.ws.rs.NotFoundException;
@@ -19,8 +25,10 @@ import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 import java.io.CharConversionException;
+import java.time.temporal.Temporal;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -31,14 +39,37 @@ public class ProblemMappers {
     /** The field a problem names when the fault is the request body as a whole. */
     static final String BODY = "body";
 
+    /** A field that breaks its rule: a value a record refuses, or a request that asks for something invalid. */
     @ServerExceptionMapper
-    public Response invalidSpec(RunSpec.InvalidSpecException e) {
-        return Problem.response(Response.Status.BAD_REQUEST, e.getMessage(), e.field());
+    public Response invalidSetting(InvalidSettingException e) {
+        return Problem.response(Response.Status.BAD_REQUEST, e.getMessage(), e.field() == null ? BODY : e.field());
     }
 
-    @ServerExceptionMapper
-    public Response badRequest(BadRequestProblem e) {
-        return Problem.response(Response.Status.BAD_REQUEST, e.getMessage(), e.field());
+    /** A request record's declared constraint: the field is the path below the resource method's parameter. */
+    @ServerExceptionMapper(priority = 1)
+    public Response constraint(ConstraintViolationException e) {
+        ConstraintViolation<?> first = e.getConstraintViolations().stream()
+                .min(Comparator.comparing(v -> v.getPropertyPath().toString())).orElseThrow();
+        String field = requestPath(first.getPropertyPath());
+        return Problem.response(Response.Status.BAD_REQUEST, (field.isEmpty() ? "the body" : field) + " "
+                + first.getMessage(), field.isEmpty() ? BODY : field);
+    }
+
+    /** {@code alerts[0].status} of {@code receive.body.alerts[0].status}. */
+    private static String requestPath(Path path) {
+        StringBuilder field = new StringBuilder();
+        for (Path.Node node : path) {
+            if (node.getKind() == ElementKind.METHOD || node.getKind() == ElementKind.PARAMETER) {
+                continue;
+            }
+            if (node.isInIterable()) {
+                field.append('[').append(node.getIndex() != null ? node.getIndex() : node.getKey()).append(']');
+            }
+            if (node.getName() != null && node.getKind() != ElementKind.CONTAINER_ELEMENT) {
+                field.append(field.isEmpty() ? "" : ".").append(node.getName());
+            }
+        }
+        return field.toString();
     }
 
     @ServerExceptionMapper
@@ -71,10 +102,16 @@ public class ProblemMappers {
         if (e instanceof UnrecognizedPropertyException u) {
             return Problem.response(Response.Status.BAD_REQUEST, "unknown field '" + u.getPropertyName()
                     + "'; valid fields: " + u.getKnownPropertyIds().stream().map(Object::toString).sorted()
-                    .collect(Collectors.joining(", ")), path(u));
+                    .collect(Collectors.joining(", ")), FieldPath.of(u));
+        }
+        if (e instanceof InvalidFormatException name && name.getTargetType() != null
+                && name.getTargetType().isEnum()) {
+            String field = FieldPath.of(name);
+            return Problem.response(Response.Status.BAD_REQUEST, field + " '" + name.getValue()
+                    + "' is not valid; valid: " + ExternalName.valid(enumType(name)), field);
         }
         if (e instanceof MismatchedInputException mismatch && mismatch.getTargetType() != null) {
-            String field = mismatch.getPath().isEmpty() ? null : path(mismatch);
+            String field = mismatch.getPath().isEmpty() ? null : FieldPath.of(mismatch);
             return Problem.response(Response.Status.BAD_REQUEST, (field == null ? "the body" : field)
                     + " has the wrong type: it must be " + expected(mismatch.getTargetType()),
                     field == null ? BODY : field);
@@ -85,7 +122,7 @@ public class ProblemMappers {
                 && !e.getOriginalMessage().contains("end-of-input")
                 ? parsingPath(syntax.getProcessor().getParsingContext()) : null;
         if (field == null && e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-            field = path(m);
+            field = FieldPath.of(m);
         }
         if (field != null && e.getOriginalMessage().startsWith("Duplicate field")) {
             return Problem.response(Response.Status.BAD_REQUEST, "field '" + field + "' appears more than once; "
@@ -133,14 +170,22 @@ public class ProblemMappers {
         if (Collection.class.isAssignableFrom(type)) {
             return "a list ([...])";
         }
+        if (Temporal.class.isAssignableFrom(type)) {
+            return "a time as RFC 3339 writes it, in quotes, such as \"2026-11-25T11:26:16Z\"";
+        }
+        if (type.isEnum()) {
+            return "one of " + ExternalName.valid(enumType(type)) + " (a string, in quotes)";
+        }
         return "an object ({...})";
     }
 
-    private static String path(JsonMappingException e) {
-        return e.getPath().stream()
-                .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                .collect(Collectors.joining("."))
-                .replace(".[", "[");
+    @SuppressWarnings("unchecked")
+    private static Class<? extends Enum<?>> enumType(Class<?> type) {
+        return (Class<? extends Enum<?>>) type;
+    }
+
+    private static Class<? extends Enum<?>> enumType(InvalidFormatException e) {
+        return enumType(e.getTargetType());
     }
 
     /** The dotted path of the field the parser was in, or null at the top level. */
@@ -172,11 +217,11 @@ public class ProblemMappers {
         }
         if (e instanceof NotAllowedException) {
             return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "this path does not take "
-                    + "that method; README.md, REST API, lists each path's methods", "method");
+                    + "that method; docs/rest-api.md lists each path's methods", "method");
         }
         if (e instanceof NotFoundException) {
             return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), "no such path; the "
-                    + "endpoints are listed in README.md, REST API", "path");
+                    + "endpoints are listed in docs/rest-api.md", "path");
         }
         return Problem.response(r.getStatus(), r.getStatusInfo().getReasonPhrase(), e.getMessage(), null);
     }
@@ -186,20 +231,6 @@ public class ProblemMappers {
         LOG.error("unexpected error while handling a request", e);
         return Problem.response(Response.Status.INTERNAL_SERVER_ERROR,
                 "internal error (" + e.getClass().getSimpleName() + "); the server log has the details", null);
-    }
-
-    /** A request that is well-formed JSON but asks for something invalid. */
-    public static final class BadRequestProblem extends RuntimeException {
-        private final String field;
-
-        public BadRequestProblem(String field, String message) {
-            super(message);
-            this.field = field;
-        }
-
-        public String field() {
-            return field;
-        }
     }
 
     /** The request does not fit the state the target is in. */

@@ -1,69 +1,39 @@
 package dev.gradsentry.api;
 
+import com.fasterxml.jackson.annotation.JsonAnySetter;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.training.RunSpec;
-import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
 
-import java.util.Locale;
+import java.util.Map;
 
 /**
- * Body of {@code POST /api/runs}. Only {@code workload} is required; every other field defaults to the workload's
- * healthy configuration. Give {@code steps} or {@code epochs}, not both.
+ * Body of {@code POST /api/runs}: fields of {@link RunSpec}, of which only {@code workload} is required (the others
+ * default to the workload's healthy configuration), and {@code epochs} as another way to give {@code steps}.
+ *
+ * @param epochs passes over the training data; give it or {@code steps}, not both
+ * @param spec   the fields of {@link RunSpec} as given, checked when laid over the workload's defaults
  */
-public record RunRequest(String workload, String cell, String activation, Double recurrentGain, Integer hidden,
-                         String optimizer, Double learningRate, Integer batchSize, Long steps, Integer epochs,
-                         Long seed, Integer evalInterval, Integer evalExamples, Integer sequenceLength) {
+public record RunRequest(@Min(1) @Max(10_000) Integer epochs, @JsonAnySetter Map<String, JsonNode> spec) {
 
-    public RunSpec toSpec() {
-        if (workload == null) {
-            throw new ProblemMappers.BadRequestProblem("workload",
-                    "workload is required; valid: " + WorkloadKind.validIds());
-        }
-        WorkloadKind kind;
-        try {
-            kind = WorkloadKind.fromId(workload);
-        } catch (IllegalArgumentException e) {
-            throw new ProblemMappers.BadRequestProblem("workload", e.getMessage());
-        }
-        RunSpec d = RunSpec.defaults(kind);
-        if (steps != null && epochs != null) {
-            throw new ProblemMappers.BadRequestProblem("epochs", "give steps or epochs, not both");
-        }
-        if (epochs != null && (epochs < 1 || epochs > 10_000)) {
-            throw new ProblemMappers.BadRequestProblem("epochs", "epochs must be between 1 and 10000");
-        }
-        int batch = batchSize != null ? batchSize : d.batchSize();
-        RunSpec spec = new RunSpec(kind,
-                parse("cell", cell, RunSpec.Cell.class, d.cell()),
-                parse("activation", activation, RunSpec.Act.class, d.activation()),
-                recurrentGain != null ? recurrentGain : d.recurrentGain(),
-                hidden != null ? hidden : d.hidden(),
-                parse("optimizer", optimizer, RunSpec.Optimizer.class, d.optimizer()),
-                learningRate != null ? learningRate : d.learningRate(),
-                batch,
-                steps != null ? steps : d.steps(),
-                seed != null ? seed : d.seed(),
-                evalInterval != null ? evalInterval : d.evalInterval(),
-                evalExamples != null ? evalExamples : d.evalExamples(),
-                sequenceLength != null ? sequenceLength : d.sequenceLength());
-        if (epochs != null) {
-            long perEpoch = Workloads.batchesPerEpoch(spec);
-            spec = new RunSpec(spec.workload(), spec.cell(), spec.activation(), spec.recurrentGain(), spec.hidden(),
-                    spec.optimizer(), spec.learningRate(), spec.batchSize(), epochs * perEpoch, spec.seed(),
-                    spec.evalInterval(), spec.evalExamples(), spec.sequenceLength());
-        }
-        return spec;
+    public RunRequest {
+        spec = spec == null ? Map.of() : spec;
     }
 
-    static <E extends Enum<E>> E parse(String field, String value, Class<E> type, E fallback) {
-        if (value == null) {
-            return fallback;
+    RunSpec toSpec(ObjectMapper json) throws JsonProcessingException {
+        ObjectNode fields = json.valueToTree(spec);
+        if (epochs != null && fields.has("steps")) {
+            throw new InvalidSettingException("epochs", "give steps or epochs, not both");
         }
-        try {
-            return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new ProblemMappers.BadRequestProblem(field, field + " '" + value + "' is not valid; valid: "
-                    + RunSpec.names(type.getEnumConstants()));
-        }
+        Overlay overlay = new Overlay(json);
+        RunSpec given = overlay.runSpec(fields);
+        return epochs == null ? given
+                : overlay.apply(given, json.createObjectNode().put("steps", epochs * Workloads.batchesPerEpoch(given)));
     }
 }

@@ -1,6 +1,11 @@
 package dev.gradsentry.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.training.RunRegistry;
+import dev.gradsentry.training.RunStatus;
+import jakarta.validation.Valid;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -10,8 +15,8 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.UriInfo;
 import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.UriInfo;
 
 import java.time.Duration;
 import java.util.List;
@@ -24,45 +29,48 @@ public class RunResource {
     private static final Duration STOP_WAIT = Duration.ofSeconds(10);
 
     private final RunRegistry runs;
+    private final ObjectMapper json;
 
-    public RunResource(RunRegistry runs) {
+    public RunResource(RunRegistry runs, ObjectMapper json) {
         this.runs = runs;
+        this.json = json;
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    public Response start(RunRequest request, @Context UriInfo uri) {
+    public Response start(@Valid RunRequest request, @Context UriInfo uri) throws JsonProcessingException {
         if (request == null) {
-            throw new ProblemMappers.BadRequestProblem("workload",
+            throw new InvalidSettingException("workload",
                     "the body is empty; send at least {\"workload\": \"fashion-mlp\"}");
         }
-        RunView view = RunView.of(runs.start(request.toSpec()));
-        return Response.created(uri.getAbsolutePathBuilder().path(view.id()).build()).entity(view).build();
+        RunStatus started = runs.start(request.toSpec(json));
+        return Response.created(uri.getAbsolutePathBuilder().path(started.id()).build()).entity(new RunView(started))
+                .build();
     }
 
     @GET
     public List<RunView> list() {
-        return runs.all().stream().map(RunView::of).toList();
+        return runs.all().stream().map(RunView::new).toList();
     }
 
     @GET
     @Path("current")
     public RunView current() {
-        return runs.current().map(RunView::of)
+        return runs.current().map(RunView::new)
                 .orElseThrow(() -> new ProblemMappers.NotFoundProblem("no run has been started yet"));
     }
 
     @GET
     @Path("{id}")
     public RunView get(@PathParam("id") String id) {
-        return runs.find(id).map(RunView::of).orElseThrow(() -> unknown(id));
+        return runs.find(id).map(RunView::new).orElseThrow(() -> unknown(id));
     }
 
     /** Stops the run after its step in progress and returns its status once stopped (or after 10 s). */
     @DELETE
     @Path("{id}")
     public RunView stop(@PathParam("id") String id) {
-        return runs.stop(id, STOP_WAIT).map(RunView::of).orElseThrow(() -> unknown(id));
+        return runs.stop(id, STOP_WAIT).map(RunView::new).orElseThrow(() -> unknown(id));
     }
 
     /**
@@ -73,7 +81,7 @@ public class RunResource {
     @Path("{id}/resume")
     public RunView resume(@PathParam("id") String id) {
         try {
-            return runs.resume(id, "api", null).map(RunView::of).orElseThrow(() -> unknown(id));
+            return runs.resume(id, "api", null).map(RunView::new).orElseThrow(() -> unknown(id));
         } catch (IllegalStateException e) {
             throw new ProblemMappers.ConflictProblem(e.getMessage());
         }

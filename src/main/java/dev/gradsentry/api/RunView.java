@@ -1,34 +1,15 @@
 package dev.gradsentry.api;
 
-import dev.gradsentry.training.Evaluation;
-import dev.gradsentry.training.RunSpec;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import dev.gradsentry.training.RunStatus;
 
-import java.time.Instant;
-import java.util.Locale;
+/** How a run is shown over REST: its status, whose {@code spec} can be posted back to start the same run again. */
+public record RunView(@JsonUnwrapped RunStatus status) {
 
-/** How a run is shown over REST; {@code spec} can be posted back to start the same run again. */
-public record RunView(String id, String state, SpecView spec, long step, long totalSteps, int epoch, double loss,
-                      double globalNorm, Evaluation evaluation, double stepsPerSecond, Instant startedAt,
-                      Instant endedAt, String error) {
-
-    /** The spec with the names the REST body uses. */
-    public record SpecView(String workload, String cell, String activation, double recurrentGain, int hidden,
-                           String optimizer, double learningRate, int batchSize, long steps, long seed,
-                           int evalInterval, int evalExamples, int sequenceLength) {
-        static SpecView of(RunSpec s) {
-            return new SpecView(s.workload().id(), lower(s.cell()), lower(s.activation()), s.recurrentGain(),
-                    s.hidden(), lower(s.optimizer()), s.learningRate(), s.batchSize(), s.steps(), s.seed(),
-                    s.evalInterval(), s.evalExamples(), s.sequenceLength());
-        }
-    }
-
-    public static RunView of(RunStatus s) {
-        return new RunView(s.id(), lower(s.state()), SpecView.of(s.spec()), s.step(), s.spec().steps(), s.epoch(),
-                s.loss(), s.globalNorm(), s.evaluation(), s.stepsPerSecond(), s.startedAt(), s.endedAt(), s.error());
-    }
-
-    private static String lower(Enum<?> e) {
-        return e.name().toLowerCase(Locale.ROOT);
+    /** The steps the run trains in all, beside {@code step}, the steps it has done. */
+    @JsonProperty
+    public long totalSteps() {
+        return status.spec().steps();
     }
 }

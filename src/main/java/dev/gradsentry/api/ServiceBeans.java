@@ -19,6 +19,7 @@ import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -42,13 +43,14 @@ public class ServiceBeans {
     RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
         Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
         RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery(),
-                config.dataDir(), Math.max(1, config.checkpoint().every()), Math.max(1, config.checkpoint().keep()));
-        return new RunRegistry(workloads, metrics, settings, config.history(), ConfigValidation.guardPolicy(config),
-                Clock.systemUTC());
+                config.dataDir(), config.checkpoint().every(), config.checkpoint().keep());
+        return new RunRegistry(workloads, metrics, settings, config.history(),
+                ConfigBinding.guardPolicy(config.guard()), Clock.systemUTC());
     }
 
+    /** Everything that can stop the start for a bad setting comes before the first line is logged. */
     void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs, BearerToken token) {
-        ConfigValidation.check(config);
+        Optional<RunSpec> demo = demo(config);
         if (token.configured()) {
             LOG.info("API token configured: POST, PUT and DELETE under /api need 'Authorization: Bearer <token>'");
         } else {
@@ -73,11 +75,10 @@ public class ServiceBeans {
         }
         interrupted.ifPresent(id -> LOG.infof("run %s was interrupted; continue it with POST /api/runs/%s/resume",
                 id, id));
-        if (config.demo().enabled()) {
-            RunSpec spec = demoSpec(config.demo());
+        if (demo.isPresent()) {
             LOG.infof("starting the demo run (gradsentry.demo.enabled=false turns it off); metrics at /q/metrics, "
                     + "status at /api/runs/current");
-            runs.start(spec);
+            runs.start(demo.get());
         }
     }
 
@@ -85,12 +86,20 @@ public class ServiceBeans {
         runs.close();
     }
 
-    static RunSpec demoSpec(GradSentryConfig.Demo demo) {
-        RunRequest request = new RunRequest(demo.workload(), null, null, null, null, demo.optimizer().orElse(null),
-                demo.learningRate().isPresent() ? demo.learningRate().getAsDouble() : null,
-                demo.batchSize().isPresent() ? demo.batchSize().getAsInt() : null, demo.steps(), null,
-                demo.seed().isPresent() ? demo.seed().getAsLong() : null, null, null, null);
-        return request.toSpec();
+    /** The demo run, or empty when it is off; it trains at once, so its data must be there. */
+    private static Optional<RunSpec> demo(GradSentryConfig config) {
+        if (!config.demo().enabled()) {
+            return Optional.empty();
+        }
+        RunSpec spec = ConfigBinding.demoSpec(config.demo());
+        Optional<Path> missing = spec.workload() == WorkloadKind.ADDING ? Optional.empty()
+                : FashionMnist.firstMissing(config.fashionMnistPath());
+        if (missing.isPresent()) {
+            throw new InvalidConfigException("gradsentry.fashion-mnist-path", missing.get() + " is missing; install "
+                    + "the Debian package dataset-fashion-mnist, point the key at the directory of the four IDX "
+                    + "files, or set gradsentry.demo.enabled=false");
+        }
+        return Optional.of(spec);
     }
 
     /** Loads once, on first use, and keeps the result: reading Fashion-MNIST takes about 1.6 s. */

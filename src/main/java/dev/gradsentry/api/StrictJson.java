@@ -6,17 +6,20 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.type.LogicalType;
+import dev.gradsentry.training.ExternalName;
 import io.quarkus.jackson.ObjectMapperCustomizer;
 import jakarta.inject.Singleton;
 
 /**
  * A REST body means what it says: 2.5 is not silently the integer 2, "64" is not the number 64, 5 is not the label
- * "5", a repeated field is not "the last one wins", and text after the closing brace is not ignored.
+ * "5" nor the second constant of an enum, a repeated field is not "the last one wins", and text after the closing
+ * brace is not ignored. Enums are spelled as {@link ExternalName} spells them, as everywhere outside Java.
  */
 @Singleton
 public class StrictJson implements ObjectMapperCustomizer {
     @Override
     public void customize(ObjectMapper mapper) {
+        mapper.registerModule(ExternalName.jackson());
         mapper.disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
         mapper.enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
         mapper.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

@@ -1,22 +1,31 @@
 package dev.gradsentry.config;
 
+import dev.gradsentry.training.FashionMnist;
+import dev.gradsentry.training.RunSettings;
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithParentName;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.Range;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalDouble;
-import java.util.OptionalInt;
-import java.util.OptionalLong;
 
-/** Every {@code gradsentry.*} setting; validated once at startup by {@code ConfigValidation}. */
+/**
+ * Every {@code gradsentry.*} setting, with its default and its rule, checked when the configuration is read: a bad
+ * value stops the service with one line naming the key. The guard's and the demo run's keys are the fields of the
+ * records they configure ({@code GuardSettings}, {@code RunSpec}); {@code ConfigBinding} maps them and the records
+ * check them. docs/configuration.md lists every key.
+ */
 @ConfigMapping(prefix = "gradsentry")
 public interface GradSentryConfig {
 
     /** Directory holding the four Fashion-MNIST IDX files (Debian package {@code dataset-fashion-mnist}). */
-    @WithDefault("/usr/share/datasets/fashion-mnist")
+    @WithDefault(FashionMnist.DEBIAN_DIR)
     Path fashionMnistPath();
 
     /**
@@ -24,10 +33,13 @@ public interface GradSentryConfig {
      * slower with two threads than with one, and the REST endpoints and scrapes need the other core.
      */
     @WithDefault("1")
+    @Range(min = 1, max = 256)
     int threads();
 
     /** How often a running run logs a progress line. */
     @WithDefault("10s")
+    @WithConverter(DurationText.class)
+    @DurationMin(millis = 1, message = "must be a positive duration such as 10s")
     Duration progressInterval();
 
     /**
@@ -35,10 +47,12 @@ public interface GradSentryConfig {
      * parameters and drifts slowly; 1 computes it on every step, 0 never.
      */
     @WithDefault("10")
+    @Min(value = 0, message = "must be >= 0 (0 turns the update ratio off)")
     int updateRatioEvery();
 
     /** Finished runs kept in memory for {@code GET /api/runs}. */
     @WithDefault("20")
+    @Min(1)
     int history();
 
     /** Where runs keep their files: {@code runs/<id>/interventions.jsonl} and the run's checkpoints. */
@@ -57,17 +71,19 @@ public interface GradSentryConfig {
     /** How each run keeps checkpoints under {@code data-dir}. */
     interface Checkpoints {
         /** Steps between checkpoints; a run also writes one at its start, after each audited step, and at its end. */
-        @WithDefault("500")
+        @WithDefault("" + RunSettings.DEFAULT_CHECKPOINT_EVERY)
+        @Min(value = 1, message = "must be >= 1 (steps between checkpoints)")
         int every();
 
         /** Checkpoint files kept per run, newest first. */
-        @WithDefault("3")
+        @WithDefault("" + RunSettings.DEFAULT_CHECKPOINT_KEEP)
+        @Min(value = 1, message = "must be >= 1 (checkpoint files kept per run)")
         int keep();
     }
 
     Demo demo();
 
-    GuardConfig guard();
+    Guard guard();
 
     /**
      * The bearer token every mutating request ({@code POST}, {@code PUT}, {@code DELETE} under {@code /api}) must
@@ -85,6 +101,7 @@ public interface GradSentryConfig {
     interface Alerts {
         /** Larger webhook bodies are refused with 413. */
         @WithDefault("1048576")
+        @Min(value = 1024, message = "must be at least 1024 (one Alertmanager alert is about 1 KB)")
         int maxBodyBytes();
 
         /** When a {@code tighten-clipping} alert resolves, undo one tightening. */
@@ -92,70 +109,34 @@ public interface GradSentryConfig {
         boolean relaxOnResolve();
     }
 
-    /** What the guard may do and how: see README, "The guard". */
-    interface GuardConfig {
-        /** {@code auto} acts, {@code observe} only records what it would do, {@code off} does neither. */
-        @WithDefault("auto")
-        String mode();
-
+    /**
+     * What the guard may do and how (docs/guard.md). Besides the clipping policy, every field of
+     * {@code GuardSettings} is a key in kebab case, {@code gradsentry.guard.spike-z=4} for {@code spikeZ}, and one
+     * left out keeps {@code GuardSettings.defaults()}.
+     */
+    interface Guard {
         /** Clipping policy: none, value, norm, param-norm, global-norm, autoclip, zclip, agc, adaptive. */
-        @WithDefault("adaptive")
-        String policy();
+        Optional<String> policy();
 
         /** The policy's settings by name, e.g. {@code gradsentry.guard.policy-settings.threshold=0.5}. */
         Map<String, Double> policySettings();
 
-        @WithDefault("50")
-        int snapshotEvery();
-
-        @WithDefault("0.5")
-        double lrBackoffFactor();
-
-        @WithDefault("0")
-        int lrRestoreAfter();
-
-        @WithDefault("8")
-        int maxRecoveries();
-
-        @WithDefault("1000")
-        int recoveryWindow();
-
-        @WithDefault("1000")
-        double extremeSpikeRatio();
-
-        @WithDefault("4")
-        double spikeZ();
-
-        @WithDefault("20")
-        int spikeWarmup();
-
-        @WithDefault("3")
-        double divergenceFactor();
-
-        @WithDefault("3")
-        int divergencePatience();
-
-        @WithDefault("0.05")
-        double maxSkippedShare();
+        /** Every key under {@code gradsentry.guard}: the policy's two and {@code GuardSettings}' fields. */
+        @WithParentName
+        Map<String, String> keys();
     }
 
-    /** The run started at boot, so that one command shows a monitored training run. */
+    /**
+     * The run started at boot, so that one command shows a monitored training run. Besides {@code enabled}, every
+     * field of {@code RunSpec} is a key in kebab case ({@code gradsentry.demo.learning-rate=0.05}); {@code workload}
+     * picks the defaults of the others.
+     */
     interface Demo {
         @WithDefault("true")
         boolean enabled();
 
-        @WithDefault("fashion-mlp")
-        String workload();
-
-        Optional<String> optimizer();
-
-        OptionalDouble learningRate();
-
-        @WithDefault("20000")
-        long steps();
-
-        OptionalInt batchSize();
-
-        OptionalLong seed();
+        /** Every key under {@code gradsentry.demo}: {@code enabled} and {@code RunSpec}'s fields. */
+        @WithParentName
+        Map<String, String> keys();
     }
 }

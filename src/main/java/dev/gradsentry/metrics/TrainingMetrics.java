@@ -6,6 +6,7 @@ import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
 import dev.gradsentry.training.Evaluation;
+import dev.gradsentry.training.ExternalName;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.RunState;
 import dev.gradsentry.training.RunTelemetry;
@@ -22,7 +23,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.ToDoubleFunction;
@@ -112,7 +112,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
                 .description("Epochs completed by the current run").register(registry);
         for (RunState s : RunState.values()) {
             Gauge.builder(RUN_STATE, this, m -> m.state == s ? 1 : 0)
-                    .tags(extraTags).tag("state", lower(s))
+                    .tags(extraTags).tag("state", ExternalName.of(s))
                     .description("1 for the state the current run is in, 0 for the others").register(registry);
         }
         for (String metric : List.of("accuracy", "mse")) {
@@ -143,8 +143,8 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
         runInfo = Gauge.builder(RUN_INFO, () -> 1).tags(extraTags)
                 .tag("run", runId)
                 .tag("workload", spec.workload().id())
-                .tag("optimizer", lower(spec.optimizer()))
-                .tag("cell", spec.workload().recurrent() ? lower(spec.cell()) : "none")
+                .tag("optimizer", ExternalName.of(spec.optimizer()))
+                .tag("cell", spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none")
                 .description("Identity of the current run; always 1")
                 .register(registry).getId();
     }
@@ -266,10 +266,6 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
             return Double.NaN;
         }
         return s.layers().get(layer).params().get(param).norm();
-    }
-
-    private static String lower(Enum<?> e) {
-        return e.name().toLowerCase(Locale.ROOT);
     }
 
     /** The layer and parameter names the registered gauges stand for, to notice when a run changes them. */

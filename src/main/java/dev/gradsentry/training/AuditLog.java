@@ -1,12 +1,10 @@
 package dev.gradsentry.training;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.intervene.InterventionListener;
 import org.jboss.logging.Logger;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -21,7 +19,8 @@ import java.util.function.Predicate;
 import java.util.zip.CRC32;
 
 /**
- * A run's interventions: kept in memory for the REST API and appended, one JSON object per line, to
+ * A run's interventions: kept in memory for the REST API and appended, one JSON object per line (format
+ * {@link SavedJson#AUDIT}, stamped on each line: a resumed run appends to a file an older version may have begun), to
  * {@code interventions.jsonl} in the run's directory.
  *
  * <p>Events of a step are first held as pending; the run writes a checkpoint that carries them and then
@@ -33,8 +32,6 @@ import java.util.zip.CRC32;
 public final class AuditLog implements InterventionListener, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(AuditLog.class);
-    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
-            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
 
     private final Path file;
     private final List<Intervention> events = new ArrayList<>();
@@ -47,10 +44,6 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
     /** @param file where to append; null keeps the log in memory only */
     public AuditLog(Path file) {
         this.file = file;
-    }
-
-    public Path file() {
-        return file;
     }
 
     @Override
@@ -83,11 +76,12 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         if (file == null || written == events.size()) {
             return;
         }
-        StringBuilder text = new StringBuilder();
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
         for (Intervention i : events.subList(written, events.size())) {
-            text.append(JSON.writeValueAsString(i)).append('\n');
+            text.write(SavedJson.AUDIT.write(i));
+            text.write('\n');
         }
-        byte[] line = text.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] line = text.toByteArray();
         if (channel == null) {
             Files.createDirectories(file.getParent());
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -141,7 +135,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
                 if (!complete) {
                     throw new IOException("no line end");
                 }
-                events.add(JSON.readValue(line, Intervention.class));
+                events.add(SavedJson.AUDIT.read(line.getBytes(StandardCharsets.UTF_8), Intervention.class));
                 good.append(line).append('\n');
             } catch (IOException e) {
                 damaged = true;

@@ -1,10 +1,10 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.intervene.GuardState;
 import dev.gradsentry.core.intervene.Intervention;
 
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
  * What a checkpoint file says about its run besides the network itself: enough to rebuild the run and continue it at
@@ -25,28 +25,15 @@ import java.util.Map;
  *                     file without the pending ones
  * @param pendingAudit the last events of {@code audit}, not yet in the audit log file when this checkpoint was
  *                     written (they are appended right after it)
- * @param guard        the guard's state, or null for a run whose guard never started
+ * @param guard        the guard's state, or null for a run whose guard never started; its two networks are written
+ *                     beside this record ({@link SavedJson})
  */
 public record Checkpoint(String runId, RunSpec spec, RunState state, long step, int epoch, long batchesDrawn,
                          Evaluation evaluation, String error, Instant createdAt, Instant savedAt, AuditLog.Mark audit,
-                         List<Intervention> pendingAudit, SavedGuard guard) {
+                         List<Intervention> pendingAudit, GuardState guard) {
 
     public Checkpoint {
         pendingAudit = List.copyOf(pendingAudit);
     }
 
-    /**
-     * The guard's state minus its two saved networks (those travel as arrays beside this record).
-     *
-     * @param lastGoodIteration  the iteration the last good state continues with
-     * @param candidateIteration the same for the candidate state; -1 when there is none
-     */
-    public record SavedGuard(long step, long healthySinceSnapshot, long healthyStreak, double learningRateFactor,
-                             double pendingLearningRateFactor, long[] recoveries,
-                             double thresholdScale, boolean clippingRequested, boolean paused,
-                             int lastGoodIteration, int candidateIteration, String policy,
-                             Map<String, Double> policySettings, Map<String, double[]> policyState,
-                             Map<String, double[]> spikes, Map<String, double[]> divergence,
-                             Map<String, double[]> progress, Map<String, double[]> lostSteps, String pauseReason) {
-    }
 }

@@ -1,17 +1,13 @@
 package dev.gradsentry.training;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.gradsentry.core.intervene.GuardState;
-import dev.gradsentry.core.probe.NetworkState;
-import dev.gradsentry.core.state.SavedState;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -19,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -29,8 +26,9 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * A run's checkpoint files in its directory: {@code checkpoint-<step>.zip}, each one a zip holding {@code run.json}
- * (a {@link Checkpoint}), {@code model.zip} (the network with its updater state, as DL4J's {@link ModelSerializer}
- * writes it, so DL4J can load it on its own) and the guard's two saved network states.
+ * (a {@link Checkpoint}, format {@link SavedJson#CHECKPOINT}), {@code model.zip} (the network with its updater state,
+ * as DL4J's {@link ModelSerializer} writes it, so DL4J can load it on its own) and the guard's two saved network
+ * states, which {@link SavedJson} names.
  *
  * <p>Writes are atomic ({@link AtomicFile}), so a crash leaves either the old set of files or the new one. The newest {@code keep} are kept.
  * Reading checks every entry's CRC-32 and that every entry is there, so a truncated or damaged file is reported and
@@ -42,8 +40,6 @@ public final class CheckpointStore {
     static final String SUFFIX = ".zip";
     private static final String RUN = "run.json";
     private static final String MODEL = "model.zip";
-    private static final String LAST_GOOD = "guard-last-good.bin";
-    private static final String CANDIDATE = "guard-candidate.bin";
 
     private final Path dir;
     private final int keep;
@@ -60,29 +56,21 @@ public final class CheckpointStore {
         return dir;
     }
 
-    /** Writes a checkpoint of {@code net} and the guard's state (null when there is no guard yet). */
-    public Path write(Checkpoint meta, MultiLayerNetwork net, GuardState guard) throws IOException {
-        Map<String, byte[]> entries = new HashMap<>();
+    /** Writes a checkpoint of {@code net}, with the run and guard state {@code meta} describes. */
+    public Path write(Checkpoint meta, MultiLayerNetwork net) throws IOException {
+        Map<String, byte[]> entries = new LinkedHashMap<>();
+        entries.put(RUN, null); // first in the file, written below once the guard's networks are in the map
         ByteArrayOutputStream model = new ByteArrayOutputStream();
         ModelSerializer.writeModel(net, model, true);
         entries.put(MODEL, model.toByteArray());
-        if (guard != null) {
-            entries.put(LAST_GOOD, arrays(guard.lastGood()));
-            if (guard.candidate() != null) {
-                entries.put(CANDIDATE, arrays(guard.candidate()));
-            }
-        }
-        entries.put(RUN, AuditLog.JSON.writeValueAsBytes(meta));
+        entries.put(RUN, SavedJson.CHECKPOINT.write(meta, entries));
         Path target = dir.resolve(String.format("%s%012d%s", PREFIX, meta.step(), SUFFIX));
         ByteArrayOutputStream file = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(file)) {
-            for (String name : List.of(RUN, MODEL, LAST_GOOD, CANDIDATE)) {
-                byte[] bytes = entries.get(name);
-                if (bytes != null) {
-                    zip.putNextEntry(stored(name, bytes));
-                    zip.write(bytes);
-                    zip.closeEntry();
-                }
+            for (Map.Entry<String, byte[]> entry : entries.entrySet()) {
+                zip.putNextEntry(stored(entry.getKey(), entry.getValue()));
+                zip.write(entry.getValue());
+                zip.closeEntry();
             }
         }
         AtomicFile.replace(target, file.toByteArray());
@@ -140,14 +128,8 @@ public final class CheckpointStore {
                 throw new IOException("entry " + required + " is missing");
             }
         }
-        Checkpoint meta = AuditLog.JSON.readValue(entries.get(RUN), Checkpoint.class);
-        if (meta.guard() != null && !entries.containsKey(LAST_GOOD)) {
-            throw new IOException("entry " + LAST_GOOD + " is missing");
-        }
-        if (meta.guard() != null && meta.guard().candidateIteration() >= 0 && !entries.containsKey(CANDIDATE)) {
-            throw new IOException("entry " + CANDIDATE + " is missing");
-        }
-        return new Loaded(file, meta, List.copyOf(problems), entries);
+        Checkpoint meta = SavedJson.CHECKPOINT.read(entries.get(RUN), Checkpoint.class, entries);
+        return new Loaded(file, meta, List.copyOf(problems), entries.get(MODEL));
     }
 
     /**
@@ -155,8 +137,8 @@ public final class CheckpointStore {
      * which must have the same architecture, and returns the guard's state, or null when none was saved.
      */
     public static GuardState restore(Loaded loaded, MultiLayerNetwork net) throws IOException {
-        MultiLayerNetwork saved = ModelSerializer.restoreMultiLayerNetwork(
-                new ByteArrayInputStream(loaded.entries.get(MODEL)), true);
+        MultiLayerNetwork saved = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(loaded.model),
+                true);
         if (saved.numParams() != net.numParams()) {
             throw new IOException("the checkpoint's network has " + saved.numParams() + " parameters, the run's has "
                     + net.numParams());
@@ -169,49 +151,7 @@ public final class CheckpointStore {
         }
         net.setIterationCount(saved.getIterationCount());
         net.setEpochCount(saved.getEpochCount());
-        Checkpoint.SavedGuard g = loaded.checkpoint().guard();
-        if (g == null) {
-            return null;
-        }
-        NetworkState lastGood = networkState(loaded.entries.get(LAST_GOOD), g.lastGoodIteration());
-        NetworkState candidate = g.candidateIteration() < 0 ? null
-                : networkState(loaded.entries.get(CANDIDATE), g.candidateIteration());
-        return new GuardState(g.step(), g.healthySinceSnapshot(), g.healthyStreak(), g.learningRateFactor(),
-                g.pendingLearningRateFactor(), g.recoveries(), g.thresholdScale(), g.clippingRequested(),
-                g.paused(), lastGood, candidate, g.policy(), g.policySettings(), new SavedState(g.policyState()),
-                new SavedState(g.spikes()), new SavedState(g.divergence()), new SavedState(g.progress()),
-                new SavedState(g.lostSteps()), g.pauseReason());
-    }
-
-    /** The guard's state as a checkpoint records it, without its two networks. */
-    public static Checkpoint.SavedGuard describe(GuardState g) {
-        return new Checkpoint.SavedGuard(g.step(), g.healthySinceSnapshot(), g.healthyStreak(),
-                g.learningRateFactor(), g.pendingLearningRateFactor(), g.recoveries(), g.thresholdScale(),
-                g.clippingRequested(), g.paused(), g.lastGood().nextIteration(),
-                g.candidate() == null ? -1 : g.candidate().nextIteration(), g.policy(), g.policySettings(),
-                g.policyState().values(), g.spikes().values(), g.divergence().values(), g.progress().values(),
-                g.lostSteps().values(), g.pauseReason());
-    }
-
-    private static byte[] arrays(NetworkState s) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            out.writeBoolean(s.updaterState() != null);
-            Nd4j.write(s.params(), out);
-            if (s.updaterState() != null) {
-                Nd4j.write(s.updaterState(), out);
-            }
-        }
-        return bytes.toByteArray();
-    }
-
-    private static NetworkState networkState(byte[] bytes, int nextIteration) throws IOException {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-            boolean hasUpdater = in.readBoolean();
-            INDArray params = Nd4j.read(in);
-            INDArray updater = hasUpdater ? Nd4j.read(in) : null;
-            return new NetworkState(params, updater, nextIteration);
-        }
+        return loaded.checkpoint().guard();
     }
 
     private static ZipEntry stored(String name, byte[] bytes) {
@@ -235,22 +175,23 @@ public final class CheckpointStore {
     }
 
     private static String describe(Exception e) {
-        String m = e.getMessage();
+        // Jackson's own message adds the position and the chain of fields, which say nothing to the reader of a log.
+        String m = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
         return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
     }
 
-    /** A checkpoint read back and checked, with the entries the network is restored from. */
+    /** A checkpoint read back and checked, with the saved model the network is restored from. */
     public static final class Loaded {
         private final Path file;
         private final Checkpoint checkpoint;
         private final List<String> problems;
-        private final Map<String, byte[]> entries;
+        private final byte[] model;
 
-        Loaded(Path file, Checkpoint checkpoint, List<String> problems, Map<String, byte[]> entries) {
+        Loaded(Path file, Checkpoint checkpoint, List<String> problems, byte[] model) {
             this.file = file;
             this.checkpoint = checkpoint;
             this.problems = problems;
-            this.entries = entries;
+            this.model = model;
         }
 
         public Path file() {

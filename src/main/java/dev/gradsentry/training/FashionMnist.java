@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Fashion-MNIST as shipped by the Debian package {@code dataset-fashion-mnist}: 60,000 training and 10,000 test
@@ -17,7 +18,9 @@ public record FashionMnist(Split train, Split test) {
     public static final int PIXELS = ROWS * COLS;
     public static final int CLASSES = 10;
     public static final int TRAIN_SIZE = 60_000;
-    public static final Path DEBIAN_PATH = Path.of("/usr/share/datasets/fashion-mnist");
+    /** Where the Debian package puts the files: the default of {@code gradsentry.fashion-mnist-path}. */
+    public static final String DEBIAN_DIR = "/usr/share/datasets/fashion-mnist";
+    public static final Path DEBIAN_PATH = Path.of(DEBIAN_DIR);
 
     /** Images scaled to [0, 1], row-major, {@code PIXELS} floats per example, and labels 0..9. */
     public record Split(float[] pixels, int[] labels) {
@@ -29,6 +32,12 @@ public record FashionMnist(Split train, Split test) {
     /** The four IDX files, each read from {@code <name>.gz} or, failing that, {@code <name>}. */
     public static final List<String> FILES = List.of("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+
+    /** The first of the four files that {@code dir} lacks (as {@code <name>.gz}), or empty when all are there. */
+    public static Optional<Path> firstMissing(Path dir) {
+        return FILES.stream().filter(name -> !Files.isReadable(dir.resolve(name + ".gz"))
+                && !Files.isReadable(dir.resolve(name))).map(name -> dir.resolve(name + ".gz")).findFirst();
+    }
 
     public static FashionMnist load(Path dir) {
         return new FashionMnist(split(dir, FILES.get(0), FILES.get(1)), split(dir, FILES.get(2), FILES.get(3)));

@@ -124,7 +124,7 @@ public final class RunRegistry implements AutoCloseable {
                     LOG.warnf("run %s: %s", id, problem);
                 }
                 LOG.infof("found run %s on disk: %s at step %d", id,
-                        r.run().status().state().name().toLowerCase(), r.run().status().step());
+                        ExternalName.of(r.run().status().state()), r.run().status().step());
                 runs.put(id, r.run());
                 found.add(r);
             } catch (IOException | RuntimeException e) {
@@ -196,7 +196,7 @@ public final class RunRegistry implements AutoCloseable {
         return list;
     }
 
-    /** The run object itself, for tests that inspect its network. */
+    /** The run object itself: its audit log, its network. */
     public synchronized Optional<TrainingRun> run(String id) {
         return Optional.ofNullable(runs.get(id));
     }
@@ -242,15 +242,8 @@ public final class RunRegistry implements AutoCloseable {
 
     /** Another run is active; only one trains at a time. */
     public static final class RunConflictException extends RuntimeException {
-        private final String activeId;
-
         public RunConflictException(String activeId) {
             super("run " + activeId + " is still running; stop it first with DELETE /api/runs/" + activeId);
-            this.activeId = activeId;
-        }
-
-        public String activeId() {
-            return activeId;
         }
     }
 }

@@ -20,10 +20,6 @@ public record RunSettings(Duration progressInterval, int updateRatioEvery, Path 
     public static final int DEFAULT_CHECKPOINT_EVERY = 500;
     public static final int DEFAULT_CHECKPOINT_KEEP = 3;
 
-    public RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir) {
-        this(progressInterval, updateRatioEvery, dataDir, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_KEEP);
-    }
-
     public RunSettings {
         if (checkpointEvery < 1) {
             throw new IllegalArgumentException("checkpointEvery must be >= 1");

@@ -1,8 +1,6 @@
 package dev.gradsentry.training;
 
-import java.util.Arrays;
-import java.util.Locale;
-import java.util.stream.Collectors;
+import dev.gradsentry.core.InvalidSettingException;
 
 /**
  * Everything that defines a training run, validated: the same spec and seed give the same network, the same data
@@ -36,10 +34,10 @@ public record RunSpec(WorkloadKind workload, Cell cell, Act activation, double r
     public static final long MAX_STEPS = 10_000_000L;
 
     public RunSpec {
-        require(workload != null, "workload", "is required; valid: " + WorkloadKind.validIds());
-        require(cell != null, "cell", "is required; valid: " + names(Cell.values()));
-        require(activation != null, "activation", "is required; valid: " + names(Act.values()));
-        require(optimizer != null, "optimizer", "is required; valid: " + names(Optimizer.values()));
+        require(workload != null, "workload", "is required; valid: " + ExternalName.valid(WorkloadKind.class));
+        require(cell != null, "cell", "is required; valid: " + ExternalName.valid(Cell.class));
+        require(activation != null, "activation", "is required; valid: " + ExternalName.valid(Act.class));
+        require(optimizer != null, "optimizer", "is required; valid: " + ExternalName.valid(Optimizer.class));
         require(Double.isFinite(recurrentGain) && recurrentGain > 0 && recurrentGain <= 100, "recurrentGain",
                 "must be a finite number in (0, 100]");
         require(hidden >= 1 && hidden <= 4096, "hidden", "must be between 1 and 4096");
@@ -66,44 +64,29 @@ public record RunSpec(WorkloadKind workload, Cell cell, Act activation, double r
 
     /**
      * A configuration of the workload under which training without clipping explodes within a few steps for the
-     * default seed (measured, see README "Workloads"): the guard's test cases and benchmarks start from these.
+     * default seed (measured, see docs/workloads.md): the guard's test cases and benchmarks start from these.
      */
     public static RunSpec exploding(WorkloadKind workload) {
+        RunSpec d = defaults(workload);
         return switch (workload) {
             // Plain SGD at lr 10: global norm above 1e3 by step 2, then dead ReLUs at chance accuracy.
-            case FASHION_MLP -> new RunSpec(workload, Cell.LSTM, Act.RELU, 1.0, 64, Optimizer.SGD, 10, 128, 2000,
-                    42, 250, 2000, 100);
+            case FASHION_MLP -> d.withSgd(d.cell(), d.activation(), d.recurrentGain(), 10);
             // ReLU RNN with recurrent gain 1.5: NaN loss by step 4.
-            case FASHION_RNN -> new RunSpec(workload, Cell.RNN, Act.RELU, 1.5, 64, Optimizer.SGD, 0.1, 128, 500,
-                    42, 100, 1000, 100);
+            case FASHION_RNN -> d.withSgd(Cell.RNN, Act.RELU, 1.5, 0.1);
             // tanh RNN with recurrent gain 2 over T=100: trains briefly, NaN loss by step 28.
-            case ADDING -> new RunSpec(workload, Cell.RNN, Act.TANH, 2.0, 32, Optimizer.SGD, 0.1, 64, 1000,
-                    42, 100, 1000, 100);
+            case ADDING -> d.withSgd(Cell.RNN, Act.TANH, 2.0, 0.1);
         };
+    }
+
+    /** This spec trained with plain SGD and another cell, activation, recurrent gain and learning rate. */
+    private RunSpec withSgd(Cell cell, Act activation, double recurrentGain, double learningRate) {
+        return new RunSpec(workload, cell, activation, recurrentGain, hidden, Optimizer.SGD, learningRate, batchSize,
+                steps, seed, evalInterval, evalExamples, sequenceLength);
     }
 
     private static void require(boolean ok, String field, String message) {
         if (!ok) {
-            throw new InvalidSpecException(field, field + " " + message);
-        }
-    }
-
-    /** The valid values of an enum as the REST body and config spell them, for error messages. */
-    public static String names(Enum<?>[] values) {
-        return Arrays.stream(values).map(v -> v.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));
-    }
-
-    /** A spec field that is out of range; {@link #field()} names it as the REST body and config do. */
-    public static final class InvalidSpecException extends IllegalArgumentException {
-        private final String field;
-
-        public InvalidSpecException(String field, String message) {
-            super(message);
-            this.field = field;
-        }
-
-        public String field() {
-            return field;
+            throw new InvalidSettingException(field, field + " " + message);
         }
     }
 }

@@ -158,7 +158,7 @@ public final class TrainingRun implements Runnable {
         }
     }
 
-    /** The network being trained, or null before the workload is built; for tests and checkpoints. */
+    /** The network being trained, or null before the workload is built. */
     public MultiLayerNetwork network() {
         TrainingSetup s = setup;
         return s == null ? null : s.network();
@@ -223,7 +223,7 @@ public final class TrainingRun implements Runnable {
                 }
             }
             publish(net, probe.lastStep(), end, diskError);
-            LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, end.name().toLowerCase(), step,
+            LOG.infof("run %s %s after %d steps: loss %.4g, %s", id, ExternalName.of(end), step,
                     probe.lastStep() == null ? Double.NaN : probe.lastStep().loss(), evaluation == null ? "not evaluated"
                             : evaluation.metric() + " " + String.format("%.4f", evaluation.value()));
         } catch (DataUnavailableException e) {
@@ -256,10 +256,9 @@ public final class TrainingRun implements Runnable {
         }
         Guard g = guard;
         try {
-            GuardState gs = g.saveState();
             Checkpoint c = new Checkpoint(id, spec, state, step, net.getEpochCount(), batchesDrawn, evaluation, error,
-                    createdAt, clock.instant(), audit.mark(), audit.pending(), CheckpointStore.describe(gs));
-            checkpoints.write(c, net, gs);
+                    createdAt, clock.instant(), audit.mark(), audit.pending(), g.saveState());
+            checkpoints.write(c, net);
             audit.flush();
             return null;
         } catch (IOException | RuntimeException e) {
@@ -318,7 +317,7 @@ public final class TrainingRun implements Runnable {
         probe = p;
         progress = new Progress(restoreFrom == null ? startNanos : System.nanoTime(), step);
         LOG.infof("run %s %s: %s, %d steps, layers %s, guard %s with %s", id, restoreFrom == null ? "started"
-                : "restored", describe(spec), spec.steps(), p.layerNames(), policy.guard().mode().name().toLowerCase(),
+                : "restored", describe(spec), spec.steps(), p.layerNames(), ExternalName.of(policy.guard().mode()),
                 clipPolicy.name() + clipPolicy.settings());
     }
 
@@ -329,7 +328,7 @@ public final class TrainingRun implements Runnable {
     public void prepareResume(String reason, String detail) {
         RunStatus s = status;
         if (!s.state().resumable() || (guard == null && restoreFrom == null)) {
-            throw new IllegalStateException("run " + id + " is " + s.state().name().toLowerCase()
+            throw new IllegalStateException("run " + id + " is " + ExternalName.of(s.state())
                     + "; only a paused or interrupted run can be resumed");
         }
         stopRequested = false;
@@ -357,16 +356,16 @@ public final class TrainingRun implements Runnable {
     static String describe(RunSpec spec) {
         String model = switch (spec.workload()) {
             case FASHION_MLP -> "fashion-mlp 784-" + spec.hidden() + "-" + spec.hidden() + "-10 "
-                    + spec.activation().name().toLowerCase();
+                    + ExternalName.of(spec.activation());
             case FASHION_RNN -> "fashion-rnn " + cellName(spec);
             case ADDING -> "adding T=" + spec.sequenceLength() + " " + cellName(spec);
         };
-        return model + ", " + spec.optimizer().name().toLowerCase() + " lr " + spec.learningRate() + ", batch "
+        return model + ", " + ExternalName.of(spec.optimizer()) + " lr " + spec.learningRate() + ", batch "
                 + spec.batchSize() + ", seed " + spec.seed();
     }
 
     private static String cellName(RunSpec spec) {
-        return spec.cell().name().toLowerCase() + "(" + spec.hidden() + ", " + spec.activation().name().toLowerCase()
+        return ExternalName.of(spec.cell()) + "(" + spec.hidden() + ", " + ExternalName.of(spec.activation())
                 + ", recurrent gain " + spec.recurrentGain() + ")";
     }
 

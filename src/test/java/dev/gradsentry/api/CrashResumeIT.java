@@ -23,10 +23,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The packaged service is killed with SIGKILL while it trains; a new process finds the run {@code interrupted},
@@ -129,38 +129,30 @@ class CrashResumeIT {
         return p;
     }
 
-    private void awaitReady(int port, Process p, Path log) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                fail("the service exited with " + p.exitValue() + ": " + Files.readString(log));
-            }
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri(port, "/q/health/ready")).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200) {
-                    return;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            }
-            Thread.sleep(200);
-        }
-        fail("the service did not get ready: " + Files.readString(log));
+    private void awaitReady(int port, Process p, Path log) {
+        await("the service ready, log " + log).atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
+                .ignoreExceptionsInstanceOf(IOException.class) // not listening yet
+                .until(() -> {
+                    assertTrue(p.isAlive(), () -> "the service exited: " + read(log));
+                    return http.send(HttpRequest.newBuilder(uri(port, "/q/health/ready")).build(),
+                            HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                });
     }
 
-    private JsonNode awaitRun(int port, String id, Predicate<JsonNode> done, Process p) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-        JsonNode run = null;
-        while (System.nanoTime() < deadline && p.isAlive()) {
-            run = send(port, "GET", "/api/runs/" + id, null, 200);
-            if (done.test(run)) {
-                return run;
-            }
-            Thread.sleep(50);
+    private JsonNode awaitRun(int port, String id, Predicate<JsonNode> done, Process p) {
+        return await("run " + id).atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(50))
+                .until(() -> {
+                    assertTrue(p.isAlive(), "the service exited with " + (p.isAlive() ? "" : p.exitValue()));
+                    return send(port, "GET", "/api/runs/" + id, null, 200);
+                }, done::test);
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(unreadable: " + e.getMessage() + ")";
         }
-        fail("run " + id + " did not get there: " + run);
-        return run;
     }
 
     private JsonNode send(int port, String method, String path, String body, int expected) throws Exception {

@@ -1,6 +1,7 @@
 package dev.gradsentry.api;
 
 import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Prometheus' own linter on a real scrape: our meters must follow its naming and help-text rules. */
 @QuarkusTest
+@Tag("quarkus")
 class MetricsEndpointTest {
 
     @Test

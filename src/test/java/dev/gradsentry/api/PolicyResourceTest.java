@@ -4,6 +4,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @QuarkusTest
+@Tag("quarkus")
 class PolicyResourceTest {
 
     private static final String DEFAULTS = Api.DEFAULT_POLICY;
@@ -78,19 +80,13 @@ class PolicyResourceTest {
     }
 
     @Test
-    void aChangeDuringARunIsAuditedInThatRun() throws InterruptedException {
+    void aChangeDuringARunIsAuditedInThatRun() {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
         Runs.awaitStep(id, 1, Duration.ofSeconds(60)); // a change before the first step is simply the run's policy
         given().contentType(ContentType.JSON).body("{\"policy\":\"value\",\"settings\":{\"threshold\":0.1}}")
                 .when().put("/api/policy").then().statusCode(200);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        int found = 0;
-        while (found == 0 && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-            found = given().when().get("/api/runs/" + id + "/interventions?kind=policy-change").then()
-                    .extract().path("total");
-        }
+        int found = Runs.awaitIntervention(id, "policy-change", Duration.ofSeconds(60));
         given().when().delete("/api/runs/" + id).then().statusCode(200);
         assertEquals(1, found);
         given().when().get("/api/runs/" + id + "/interventions?kind=policy-change").then()

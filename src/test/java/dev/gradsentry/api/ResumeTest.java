@@ -5,6 +5,7 @@ import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A run the guard paused can be resumed, through the API or by an alert; nothing else can. */
 @QuarkusTest
+@Tag("quarkus")
 class ResumeTest {
 
     @AfterEach
@@ -34,18 +36,6 @@ class ResumeTest {
         }
     }
 
-    private static JsonPath awaitState(String id, String state) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline) {
-            JsonPath run = given().when().get("/api/runs/" + id).then().extract().jsonPath();
-            if (state.equals(run.getString("state"))) {
-                return run;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("run " + id + " never reached " + state);
-    }
-
     @Test
     void aPausedRunResumesThroughTheApiAndThroughAnAlert() throws Exception {
         Runs.stopActive();
@@ -55,7 +45,7 @@ class ResumeTest {
                 .statusCode(200);
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"learningRate\":10,\"steps\":100000,"
                 + "\"evalExamples\":100}");
-        long pausedAt = awaitState(id, "paused").getLong("step");
+        long pausedAt = Runs.awaitState(id, "paused", Duration.ofSeconds(90)).getLong("step");
 
         RestAssured.given().when().post("/api/runs/" + id + "/resume").then().statusCode(401);
         given().when().get("/api/runs/" + id + "/interventions?kind=pause").then().body("total", equalTo(1));
@@ -67,7 +57,7 @@ class ResumeTest {
         // An alert pauses it and another resumes it: the same engine, audited with reason alert.
         given().contentType(ContentType.JSON).body(alert("pause", "feedbeef00000008"))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200);
-        awaitState(id, "paused");
+        Runs.awaitState(id, "paused", Duration.ofSeconds(90));
         given().contentType(ContentType.JSON).body(alert("resume", "feedbeef00000009"))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200).body("applied", equalTo(1));
         given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
@@ -81,7 +71,7 @@ class ResumeTest {
     }
 
     @Test
-    void onlyAPausedRunCanBeResumed() throws InterruptedException, IOException {
+    void onlyAPausedRunCanBeResumed() throws IOException {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"adding\",\"steps\":2,\"sequenceLength\":5,\"evalExamples\":10}");
         assertEquals("finished", Runs.awaitEnd(id, Duration.ofSeconds(60)).getString("state"));

@@ -4,6 +4,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -20,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @QuarkusTest
+@Tag("quarkus")
 class RunResourceTest {
 
     private static final String SHORT_MLP =
@@ -31,7 +33,7 @@ class RunResourceTest {
     }
 
     @Test
-    void aShortRunFinishesAndItsLayersAppearOnTheMetricsEndpoint() throws InterruptedException {
+    void aShortRunFinishesAndItsLayersAppearOnTheMetricsEndpoint() {
         String id = given().contentType(ContentType.JSON).body(SHORT_MLP)
                 .when().post("/api/runs")
                 .then().statusCode(201)

@@ -8,6 +8,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -24,8 +25,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.everyItem;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * series. Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
  */
 @QuarkusTest
+@Tag("quarkus")
 class AlertDrivenTuningTest {
 
     private static final String TOKEN = "test-token";
@@ -69,17 +71,6 @@ class AlertDrivenTuningTest {
                 .redirectOutput(dir.resolve(name + ".log").toFile()).start();
         processes.add(p);
         return p;
-    }
-
-    private static void await(String what, Duration timeout, BooleanSupplier done) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (done.getAsBoolean()) {
-                return;
-            }
-            Thread.sleep(250);
-        }
-        throw new AssertionError("timed out after " + timeout + " waiting for " + what);
     }
 
     private boolean ok(String url) {
@@ -153,13 +144,15 @@ class AlertDrivenTuningTest {
         start(dir, "prometheus", List.of("/usr/bin/prometheus", "--config.file=" + dir.resolve("prometheus.yml"),
                 "--storage.tsdb.path=" + dir.resolve("prom-data"), "--web.listen-address=127.0.0.1:" + prometheusPort,
                 "--web.external-url=http://127.0.0.1:" + prometheusPort + "/"));
-        await("Alertmanager ready", Duration.ofSeconds(30),
-                () -> ok("http://127.0.0.1:" + alertmanagerPort + "/-/ready"));
-        await("Prometheus ready", Duration.ofSeconds(30), () -> ok("http://127.0.0.1:" + prometheusPort + "/-/ready"));
+        await("Alertmanager ready").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+                .until(() -> ok("http://127.0.0.1:" + alertmanagerPort + "/-/ready"));
+        await("Prometheus ready").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+                .until(() -> ok("http://127.0.0.1:" + prometheusPort + "/-/ready"));
 
         // In observe mode the policy's own decisions are recorded too (applied: false); the alert's is the one applied.
         String alertDriven = "items.find { it.reason == 'alert' }";
-        await("the alert's action applied by the guard", Duration.ofSeconds(90), () ->
+        await("the alert's action applied by the guard").atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(250)).until(() ->
                 RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten&limit=1000")
                         .then().extract().path(alertDriven) != null);
         RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten&limit=1000").then()

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -32,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * from a checkpoint trains on exactly as the uninterrupted run did, damaged files are detected and skipped, and a
  * checkpoint that cannot be written pauses the run without losing it.
  */
-class RunRecoveryTest {
+class RunRecoveryIT {
 
     private static final long STEPS = 60;
     private static final Workloads WORKLOADS = new Workloads(() -> {
@@ -204,15 +205,8 @@ class RunRecoveryTest {
     }
 
     private static void awaitEnd(TrainingRun run) {
-        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        while (run.status().state() == RunState.RUNNING && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
+        await("run " + run.id() + " to end").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(20))
+                .until(() -> run.status().state() != RunState.RUNNING);
     }
 
     private static void assertBitwiseEqual(MultiLayerNetwork expected, MultiLayerNetwork actual) {

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The documented exploding configurations, without a guard and with the adaptive default: without, training ends
  * in NaN; with, it ends finite and better.
  */
-class GuardOnExplodingWorkloadsTest {
+class GuardOnExplodingWorkloadsIT {
 
     private static final int STEPS = 200;
     private static Workloads workloads;

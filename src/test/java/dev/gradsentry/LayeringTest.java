@@ -1,0 +1,44 @@
+package dev.gradsentry;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import dev.gradsentry.config.GradSentryConfig;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
+
+/**
+ * The layering every change keeps: {@code core <- training <- metrics <- api}, nothing pointing back up. {@code core}
+ * is the library a user attaches with one line, so it imports only the JDK, DL4J and ND4J: no Quarkus, no
+ * configuration, no JSON, no metrics.
+ */
+class LayeringTest {
+
+    /** The main classes, read from where they were compiled: scanning the whole classpath (DL4J's jars) is slow. */
+    private static final JavaClasses MAIN = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importUrl(GradSentryConfig.class.getProtectionDomain().getCodeSource().getLocation());
+
+    @Test
+    void eachLayerUsesOnlyTheLayersBelowIt() {
+        layeredArchitecture().consideringOnlyDependenciesInLayers()
+                .layer("core").definedBy("dev.gradsentry.core..")
+                .layer("training").definedBy("dev.gradsentry.training..")
+                .layer("metrics").definedBy("dev.gradsentry.metrics..")
+                .layer("service").definedBy("dev.gradsentry.api..", "dev.gradsentry.config..")
+                .whereLayer("service").mayNotBeAccessedByAnyLayer()
+                .whereLayer("metrics").mayOnlyBeAccessedByLayers("service")
+                .whereLayer("training").mayOnlyBeAccessedByLayers("metrics", "service")
+                .check(MAIN);
+    }
+
+    @Test
+    void coreImportsOnlyTheJdkAndDeeplearning4j() {
+        noClasses().that().resideInAPackage("dev.gradsentry.core..")
+                .should().dependOnClassesThat().resideOutsideOfPackages("dev.gradsentry.core..", "java..",
+                        "org.deeplearning4j..", "org.nd4j..")
+                .check(MAIN);
+    }
+}
