@@ -19,7 +19,8 @@ public final class Bench {
             case "stability" -> StabilityBench.main(rest);
             default -> {
                 System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] "
-                        + "| ./bench stability [--quick] [--out DIR] | ./bench checkpoint [--quick] "
+                        + "| ./bench stability [--quick] [--out DIR] [--split tuning|validation|control] [--only CONFIG]... "
+                        + "[--contender LABEL]... [--seeds N] | ./bench checkpoint [--quick] "
                         + "| ./bench load [--quick]");
                 System.exit(2);
             }

@@ -7,47 +7,67 @@ import dev.gradsentry.core.clip.NoClip;
 import java.util.Map;
 
 /**
- * One way of training in the stability benchmark: a clipping policy with its settings, applied on its own
- * ({@link ClipOnly}) or inside the guard.
+ * One way of training in the stability benchmark: plainly, with a clipping policy applied on its own
+ * ({@link ClipOnly}), inside a guard built by hand with a given policy, or with the one-line {@code Guard.protect}.
  *
  * @param label    how tables and plots name it, e.g. {@code value 0.1}
- * @param policy   the {@link ClipPolicies} name
+ * @param kind     how it trains
+ * @param policy   the {@link ClipPolicies} name; null for {@link Kind#PROTECT}, which brings its own
  * @param settings the policy's settings; empty for its defaults
- * @param guarded  true to run inside the guard (skips, rollbacks, learning-rate backoff), false for clipping alone
  * @param grid     for a fixed threshold, the grid it belongs to ({@code value}, {@code norm}, {@code global-norm}),
  *                 whose best member is the hand-tuned reference; null otherwise
  */
-record Contender(String label, String policy, Map<String, Double> settings, boolean guarded, String grid) {
+record Contender(String label, Kind kind, String policy, Map<String, Double> settings, String grid) {
+
+    /** How a contender trains. */
+    enum Kind {
+        /** No clipping, no guard. */
+        PLAIN,
+        /** A clipping policy applied to every step and nothing else, as Keras' {@code clipvalue} would. */
+        CLIP_ONLY,
+        /** {@code new Guard(net, run, policy, GuardSettings.defaults(), clock)} handed to a probe by the caller. */
+        GUARD_WITH_POLICY,
+        /** {@code Guard.protect(net)}: what a user gets from the one-line API, every default. */
+        PROTECT
+    }
 
     Contender {
         settings = Map.copyOf(settings);
-        ClipPolicies.create(policy, settings); // fails now, not hours into a run, on a misspelt setting
+        if (kind != Kind.PROTECT) {
+            ClipPolicies.create(policy, settings); // fails now, not hours into a run, on a misspelt setting
+        }
     }
 
-    static Contender unguarded(String policy) {
-        return new Contender(policy, policy, Map.of(), false, null);
+    static Contender none() {
+        return new Contender(NoClip.NAME, Kind.PLAIN, NoClip.NAME, Map.of(), null);
     }
 
-    static Contender fixed(String kind, double threshold) {
-        return new Contender(kind + " " + number(threshold), kind, Map.of("threshold", threshold), false, kind);
+    /** A clipping policy with its papers' defaults, alone: {@code autoclip}, {@code zclip}, {@code agc}. */
+    static Contender clipOnly(String policy) {
+        return new Contender(policy, Kind.CLIP_ONLY, policy, Map.of(), null);
     }
 
-    /** GradSentry as shipped: the guard with the adaptive policy and every default. */
-    static Contender adaptive() {
-        return new Contender("adaptive (guard)", "adaptive", Map.of(), true, null);
+    static Contender fixed(String grid, double threshold) {
+        return new Contender(grid + " " + number(threshold), Kind.CLIP_ONLY, grid, Map.of("threshold", threshold),
+                grid);
     }
 
-    /** The guard's skips and rollbacks without any clipping: how much of {@link #adaptive()} is not clipping. */
+    /** GradSentry as a user attaches it: {@code Guard.protect(network)} with every default. */
+    static Contender protect() {
+        return new Contender("guard (defaults)", Kind.PROTECT, null, Map.of(), null);
+    }
+
+    /** The guard's skips and rollbacks without any clipping: how much of {@link #protect()} is not clipping. */
     static Contender guardWithoutClipping() {
-        return new Contender("guard, no clipping", NoClip.NAME, Map.of(), true, null);
+        return new Contender("guard, no clipping", Kind.GUARD_WITH_POLICY, NoClip.NAME, Map.of(), null);
     }
 
     ClipPolicy create() {
         return ClipPolicies.create(policy, settings);
     }
 
-    boolean trainsPlain() {
-        return !guarded && policy.equals(NoClip.NAME);
+    boolean guarded() {
+        return kind == Kind.GUARD_WITH_POLICY || kind == Kind.PROTECT;
     }
 
     static String number(double v) {

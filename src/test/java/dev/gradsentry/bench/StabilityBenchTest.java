@@ -1,5 +1,6 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.bench.StabilityConfig.Row;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,56 +53,96 @@ class StabilityBenchTest {
     }
 
     @Test
+    void theQuickPlanCoversEveryKindOfRow() {
+        for (Row row : Row.values()) {
+            assertTrue(plan.configs().stream().anyMatch(c -> c.row() == row), row.label());
+        }
+    }
+
+    @Test
     void csvHasOneRowPerConfigurationAndPolicyWithFiniteNumbersWhereExpected() throws IOException {
         List<Map<String, String>> rows = csv(out.resolve("stability.csv"), StabilityTable.CSV_HEADER);
-        assertEquals(plan.configs().size() * plan.contenders().size(), rows.size());
-        for (ExplodingConfig config : plan.configs()) {
-            for (Contender contender : plan.contenders()) {
+        List<StabilityBench.Entry> entries = plan.entries().stream().filter(e -> e.config().row() != Row.ARTICLE)
+                .toList();
+        assertEquals(entries.stream().mapToInt(e -> e.contenders().size()).sum(), rows.size());
+        for (StabilityBench.Entry entry : entries) {
+            StabilityConfig config = entry.config();
+            for (Contender contender : entry.contenders()) {
                 Map<String, String> row = rows.stream().filter(r -> r.get("workload").equals(config.name())
                         && r.get("policy").equals(contender.label())).findFirst().orElse(null);
                 assertNotNull(row, config.name() + " / " + contender.label());
                 String where = config.name() + " / " + contender.label() + ": " + row;
+                assertEquals(config.half().label(), row.get("half"), where);
+                assertEquals(config.row().label(), row.get("row"), where);
                 for (String column : List.of("wall_seconds_median", "non_finite_steps_median", "clipped_steps_median",
-                        "interventions_median")) {
+                        "interventions_median", "skipped_share_median")) {
                     double v = Double.parseDouble(row.get(column));
                     assertTrue(Double.isFinite(v) && v >= 0, column + " in " + where);
                 }
+                double share = Double.parseDouble(row.get("skipped_share_max"));
+                assertTrue(share >= 0 && share <= 1, where);
                 assertEquals("1", row.get("seeds"), where);
-                // The guard never lets a run end with NaN weights, so its metric must be a number.
-                if (contender.guarded()) {
-                    assertTrue(Double.isFinite(Double.parseDouble(row.get("metric_median"))), where);
-                    assertEquals("0", row.get("ended_non_finite"), where);
+                // Steps lost are measured on late-trouble rows only, as a whole number of steps within the run.
+                if (config.trouble() != null && !row.get("steps_lost_median").equals("NaN")) {
+                    double lost = Double.parseDouble(row.get("steps_lost_median"));
+                    assertTrue(lost >= 0 && lost <= config.steps() - config.trouble().onset(), where);
+                } else if (config.trouble() == null) {
+                    assertEquals("NaN", row.get("steps_lost_median"), where);
                 }
-                if (config.higherIsBetter() && !row.get("metric_median").equals("NaN")) {
-                    double accuracy = Double.parseDouble(row.get("metric_median"));
-                    assertTrue(accuracy >= 0 && accuracy <= 1, where);
+                for (String column : List.of("metric_median", "best_metric_median")) {
+                    if (config.higherIsBetter() && !row.get(column).equals("NaN")) {
+                        double accuracy = Double.parseDouble(row.get(column));
+                        assertTrue(accuracy >= 0 && accuracy <= 1, column + " in " + where);
+                    }
                 }
             }
         }
     }
 
     @Test
-    void runsCsvHasOneRowPerRun() throws IOException {
+    void runsCsvHasOneRowPerRunWithItsInterventions() throws IOException {
         List<Map<String, String>> rows = csv(out.resolve("stability-runs.csv"), StabilityTable.RUNS_CSV_HEADER);
-        assertEquals(plan.configs().size() * plan.contenders().size() * plan.seeds().size(), rows.size());
+        assertEquals(plan.runs(), rows.size());
         assertTrue(rows.stream().allMatch(r -> List.of("finite", "non-finite", "paused").contains(r.get("ended"))));
+        for (StabilityRun.Outcome o : outcomes) {
+            Map<String, String> row = rows.stream().filter(r -> r.get("workload").equals(o.config().name())
+                    && r.get("policy").equals(o.contender().label())
+                    && r.get("seed").equals(String.valueOf(o.seed()))).findFirst().orElseThrow();
+            assertEquals(String.valueOf(o.interventions()), row.get("interventions"), row.toString());
+            assertEquals(o.interventions() == 0, row.get("intervention_list").isEmpty(), row.toString());
+            assertTrue(o.stepsDone() >= 1 && o.stepsDone() <= o.config().steps(), row.toString());
+            // Bitwise identity is asked of guarded healthy controls, which have their unguarded twin, and only them.
+            boolean asked = o.config().row() == Row.HEALTHY && o.contender().guarded();
+            assertEquals(asked, List.of("yes", "no").contains(row.get("params_identical_to_none")), row.toString());
+        }
     }
 
     @Test
-    void markdownHasARowPerPolicyAndAVerdictPerConfiguration() throws IOException {
+    void markdownHasEveryItemTableARowPerPolicyAndAVerdictPerRow() throws IOException {
         String md = Files.readString(out.resolve("stability.md"));
         assertTrue(md.contains(StabilityTable.MARKDOWN_HEADER), md);
-        for (ExplodingConfig config : plan.configs()) {
-            for (Contender contender : plan.contenders()) {
-                String row = "| " + config.name() + " | ";
+        for (String heading : List.of("### Configurations", "### Item 1", "### Item 3", "### Item 4", "### Item 5",
+                "### Late trouble", "### Per half", "### Everything", "## Seed article replication")) {
+            assertTrue(md.contains(heading), heading);
+        }
+        for (StabilityBench.Entry entry : plan.entries()) {
+            StabilityConfig config = entry.config();
+            if (config.row() == Row.ARTICLE) {
+                continue;
+            }
+            for (Contender contender : entry.contenders()) {
+                String row = "| " + config.name() + " | " + config.half().label() + " | ";
                 assertTrue(md.lines().anyMatch(l -> l.startsWith(row) && (l.contains(" " + contender.label() + " ")
                         || l.contains("**" + contender.label() + "**"))), config.name() + " / " + contender.label());
             }
-            assertTrue(md.lines().anyMatch(l -> l.startsWith("| " + config.name() + " (" + config.metric() + ") |")),
-                    "verdict for " + config.name());
+            String verdict = config.row() == Row.HEALTHY ? "| " + config.name() + " | "
+                    : "| " + config.name() + " (" + config.metric() + ") | " + config.half().label() + " |";
+            assertTrue(md.lines().filter(l -> l.startsWith(verdict)).count() >= 1, "verdict for " + config.name());
         }
-        for (Contender contender : plan.replicationContenders()) {
-            assertTrue(md.lines().anyMatch(l -> l.startsWith("| " + plan.replication().name() + " | ")
+        StabilityBench.Entry article = plan.entries().stream().filter(e -> e.config().row() == Row.ARTICLE)
+                .findFirst().orElseThrow();
+        for (Contender contender : article.contenders()) {
+            assertTrue(md.lines().anyMatch(l -> l.startsWith("| " + article.config().name() + " | ")
                     && l.contains(contender.label())), contender.label());
         }
         assertTrue(console.contains(StabilityTable.MARKDOWN_HEADER), "the table is printed too");
@@ -109,7 +150,10 @@ class StabilityBenchTest {
 
     @Test
     void everyPlotIsAPngThatDecodes() throws IOException {
-        for (ExplodingConfig config : plan.configs()) {
+        for (StabilityConfig config : plan.configs()) {
+            if (config.row() == Row.ARTICLE) {
+                continue;
+            }
             String slug = StabilityBench.slug(config.name());
             decodes(out.resolve("stability-loss-" + slug + ".png"));
             decodes(out.resolve("stability-norm-" + slug + ".png"));

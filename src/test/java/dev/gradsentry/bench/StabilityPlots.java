@@ -29,7 +29,7 @@ final class StabilityPlots {
         chart.getStyler().setYAxisLogarithmic(true);
         for (StabilityRun.Outcome run : runs) {
             XYSeries curve = addCurve(chart, run.contender().label(), run.trace().loss());
-            if (curve != null && run.contender().equals(Contender.adaptive())) {
+            if (curve != null && run.contender().equals(Contender.protect())) {
                 // The policy under test stands out from the palette's pastels.
                 curve.setLineColor(Color.BLACK);
                 curve.setLineWidth(2.5f);

@@ -1,0 +1,126 @@
+package dev.gradsentry.bench;
+
+import dev.gradsentry.training.BatchStream;
+import dev.gradsentry.training.FashionMnist;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Random;
+
+/**
+ * Fashion-MNIST batches for the benchmark's own networks, in the same layouts as the service's workloads: flat
+ * [n, 784] images, or sequences [n, 28 features, 28 steps] where step t is image row t. The order is a function of the
+ * seed alone (a Fisher-Yates shuffle per pass).
+ */
+final class FashionStream implements BatchStream {
+
+    private final FashionMnist.Split train;
+    private final int batchSize;
+    private final boolean sequence;
+    private final Random order;
+    private int[] permutation;
+    private int position;
+
+    FashionStream(FashionMnist data, int batchSize, boolean sequence, long seed) {
+        this.train = data.train();
+        this.batchSize = batchSize;
+        this.sequence = sequence;
+        this.order = new Random(seed);
+        this.permutation = shuffled(train.size(), order);
+    }
+
+    @Override
+    public DataSet next() {
+        if (position + batchSize > permutation.length) {
+            permutation = shuffled(train.size(), order);
+            position = 0;
+        }
+        DataSet batch = batch(train, permutation, position, batchSize, sequence);
+        position += batchSize;
+        return batch;
+    }
+
+    @Override
+    public void skip(long batches) {
+        for (long b = 0; b < batches; b++) {
+            if (position + batchSize > permutation.length) {
+                permutation = shuffled(train.size(), order);
+                position = 0;
+            }
+            position += batchSize;
+        }
+    }
+
+    @Override
+    public int batchesPerEpoch() {
+        return Math.max(1, train.size() / batchSize);
+    }
+
+    /** The first {@code count} test images, for held-out accuracy. */
+    static DataSet heldOut(FashionMnist data, int count, boolean sequence) {
+        int n = Math.min(count, data.test().size());
+        int[] first = new int[n];
+        for (int i = 0; i < n; i++) {
+            first[i] = i;
+        }
+        return batch(data.test(), first, 0, n, sequence);
+    }
+
+    /** Fraction of {@code held} classified correctly; NaN when the network's output is not finite. */
+    static double accuracy(MultiLayerNetwork net, DataSet held) {
+        INDArray out = net.output(held.getFeatures(), false);
+        if (!Double.isFinite(out.sumNumber().doubleValue())) {
+            return Double.NaN;
+        }
+        INDArray predicted = out.argMax(1);
+        INDArray actual = held.getLabels().argMax(1);
+        long n = actual.length();
+        long correct = 0;
+        for (long i = 0; i < n; i++) {
+            if (predicted.getLong(i) == actual.getLong(i)) {
+                correct++;
+            }
+        }
+        return (double) correct / n;
+    }
+
+    private static int[] shuffled(int n, Random random) {
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) {
+            idx[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        return idx;
+    }
+
+    private static DataSet batch(FashionMnist.Split split, int[] order, int from, int count, boolean sequence) {
+        int px = FashionMnist.PIXELS;
+        float[] features = new float[count * px];
+        float[] labels = new float[count * FashionMnist.CLASSES];
+        for (int i = 0; i < count; i++) {
+            int example = order[from + i];
+            if (sequence) {
+                for (int row = 0; row < FashionMnist.ROWS; row++) {
+                    for (int col = 0; col < FashionMnist.COLS; col++) {
+                        features[i * px + col * FashionMnist.ROWS + row] =
+                                split.pixels()[example * px + row * FashionMnist.COLS + col];
+                    }
+                }
+            } else {
+                System.arraycopy(split.pixels(), example * px, features, i * px, px);
+            }
+            labels[i * FashionMnist.CLASSES + split.labels()[example]] = 1f;
+        }
+        INDArray f = sequence
+                ? Nd4j.create(features, new long[] {count, FashionMnist.COLS, FashionMnist.ROWS}, 'c')
+                : Nd4j.create(features, new long[] {count, px}, 'c');
+        return new DataSet(f, Nd4j.create(labels, new long[] {count, FashionMnist.CLASSES}, 'c'));
+    }
+}
