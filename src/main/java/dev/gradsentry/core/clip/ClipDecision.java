@@ -5,6 +5,7 @@ import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -19,6 +20,9 @@ public sealed interface ClipDecision {
     /** Clips the step's gradient in place, before DL4J's updater reads it. */
     void apply(StepStats step, GradientEdit edit);
 
+    /** The same clipping with every threshold multiplied by {@code factor} (external tightening). */
+    ClipDecision scaledBy(double factor);
+
     /** Leave the gradient as it is. */
     record None() implements ClipDecision {
         @Override
@@ -28,6 +32,11 @@ public sealed interface ClipDecision {
 
         @Override
         public void apply(StepStats step, GradientEdit edit) {
+        }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            return this;
         }
     }
 
@@ -45,6 +54,11 @@ public sealed interface ClipDecision {
         @Override
         public void apply(StepStats step, GradientEdit edit) {
             edit.scaleAll(threshold / step.globalNorm());
+        }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            return new GlobalNorm(threshold * factor);
         }
     }
 
@@ -70,6 +84,13 @@ public sealed interface ClipDecision {
                 }
             }
         }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            Map<String, Double> scaled = new LinkedHashMap<>();
+            thresholds.forEach((layer, t) -> scaled.put(layer, t * factor));
+            return new LayerNorm(scaled);
+        }
     }
 
     /** Scale each parameter's gradient (W, b, RW separately) when its own norm exceeds {@code threshold}. */
@@ -93,6 +114,11 @@ public sealed interface ClipDecision {
                 }
             }
         }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            return new ParamNorm(threshold * factor);
+        }
     }
 
     /** Clip every gradient value to [-threshold, threshold]. */
@@ -109,6 +135,11 @@ public sealed interface ClipDecision {
         @Override
         public void apply(StepStats step, GradientEdit edit) {
             edit.clipValue(threshold);
+        }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            return new Value(threshold * factor);
         }
     }
 
@@ -132,6 +163,11 @@ public sealed interface ClipDecision {
         @Override
         public void apply(StepStats step, GradientEdit edit) {
             edit.clipUnitWise(lambda, eps);
+        }
+
+        @Override
+        public ClipDecision scaledBy(double factor) {
+            return new UnitWise(lambda * factor, eps);
         }
     }
 

@@ -488,27 +488,7 @@ public final class Guard implements GradientInterceptor {
 
     private ClipDecision scaled(ClipDecision d) {
         double s = thresholdScale;
-        if (s == 1.0) {
-            return d;
-        }
-        if (d instanceof ClipDecision.GlobalNorm g) {
-            return new ClipDecision.GlobalNorm(g.threshold() * s);
-        }
-        if (d instanceof ClipDecision.LayerNorm l) {
-            Map<String, Double> t = new LinkedHashMap<>();
-            l.thresholds().forEach((k, v) -> t.put(k, v * s));
-            return new ClipDecision.LayerNorm(t);
-        }
-        if (d instanceof ClipDecision.ParamNorm p) {
-            return new ClipDecision.ParamNorm(p.threshold() * s);
-        }
-        if (d instanceof ClipDecision.Value v) {
-            return new ClipDecision.Value(v.threshold() * s);
-        }
-        if (d instanceof ClipDecision.UnitWise u) {
-            return new ClipDecision.UnitWise(u.lambda() * s, u.eps());
-        }
-        return d;
+        return s == 1.0 ? d : d.scaledBy(s);
     }
 
     private void audit(ClipChange change, boolean act, double measured) {
