@@ -39,9 +39,6 @@ final class Overlay {
             if (e.getCause() instanceof InvalidSettingException named) {
                 throw named;
             }
-            if (e.getCause() instanceof IllegalArgumentException rejected) {
-                throw new InvalidSettingException(rejectedAlone(base, changes), rejected.getMessage());
-            }
             throw e;
         }
     }
@@ -51,22 +48,6 @@ final class Overlay {
         ObjectNode whole = json.valueToTree(base);
         whole.setAll(changes);
         return (T) json.treeToValue(whole, base.getClass());
-    }
-
-    /**
-     * The field whose value {@code base} refuses on its own. A record that says which field it refuses throws an
-     * {@link InvalidSettingException}; one that does not yet (core's {@code GuardSettings} names it only in its
-     * message, which is not parsed) is built once per changed field. Null when only a combination is refused.
-     */
-    private <T> String rejectedAlone(T base, ObjectNode changes) throws JsonProcessingException {
-        for (Map.Entry<String, JsonNode> change : changes.properties()) {
-            try {
-                build(base, json.createObjectNode().set(change.getKey(), change.getValue()));
-            } catch (ValueInstantiationException e) {
-                return change.getKey();
-            }
-        }
-        return null;
     }
 
     /**

@@ -44,24 +44,6 @@ public record GuardPolicy(String policy, Map<String, Double> policySettings, Gua
             return ClipPolicies.create(policy, settings);
         } catch (InvalidSettingException e) {
             throw new InvalidSettingException("policySettings." + e.field(), e.getMessage());
-        } catch (IllegalArgumentException e) {
-            // Until ClipPolicies names the setting in an InvalidSettingException (core), the setting at fault is
-            // the one rejected on its own; its message, which names it too, is not parsed.
-            String field = settings.entrySet().stream()
-                    .filter(s -> rejects(policy, s.getKey(), s.getValue()))
-                    .map(s -> "policySettings." + s.getKey()).findFirst().orElse("policySettings");
-            throw new InvalidSettingException(field, e.getMessage());
-        }
-    }
-
-    private static boolean rejects(String policy, String setting, Double value) {
-        Map<String, Double> alone = new LinkedHashMap<>();
-        alone.put(setting, value);
-        try {
-            ClipPolicies.create(policy, alone);
-            return false;
-        } catch (IllegalArgumentException e) {
-            return true;
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.clip;
 
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.detect.Signal;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.StepStats;
@@ -117,7 +118,7 @@ public final class AdaptiveClip implements ClipPolicy {
 
     private static void require(boolean ok, String name, String rule, double value) {
         if (!ok || Double.isNaN(value)) {
-            throw new IllegalArgumentException(name + " " + rule + ", was " + value);
+            throw new InvalidSettingException(name, name + " " + rule + ", was " + value);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.clip;
 
+import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.clip.FixedClip.Kind;
 
 import java.util.List;
@@ -36,11 +37,12 @@ public final class ClipPolicies {
         Map<String, Double> valid = defaults(name);
         for (Map.Entry<String, Double> setting : given.entrySet()) {
             if (!valid.containsKey(setting.getKey())) {
-                throw new IllegalArgumentException("unknown setting '" + setting.getKey() + "' for clip policy '"
+                throw new InvalidSettingException(setting.getKey(), "unknown setting '" + setting.getKey()
+                        + "' for clip policy '"
                         + name + "', valid settings: " + valid.keySet());
             }
             if (setting.getValue() == null) {
-                throw new IllegalArgumentException(setting.getKey() + " must be a number, was null");
+                throw new InvalidSettingException(setting.getKey(), setting.getKey() + " must be a number, was null");
             }
         }
         return build(name, given);
@@ -98,7 +100,7 @@ public final class ClipPolicies {
             return fallback;
         }
         if (!(value == Math.rint(value) && value >= min && value <= Integer.MAX_VALUE)) {
-            throw new IllegalArgumentException(key + " must be a whole number >= " + min + ", was " + value);
+            throw new InvalidSettingException(key, key + " must be a whole number >= " + min + ", was " + value);
         }
         return value.intValue();
     }

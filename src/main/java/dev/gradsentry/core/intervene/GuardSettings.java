@@ -1,5 +1,7 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.InvalidSettingException;
+
 /**
  * The guard's knobs besides its clipping policy, validated.
  *
@@ -49,7 +51,7 @@ public record GuardSettings(GuardMode mode, int snapshotEvery, double lrBackoffF
 
     private static void require(boolean ok, String field, String rule) {
         if (!ok) {
-            throw new IllegalArgumentException(field + " " + rule);
+            throw new InvalidSettingException(field, field + " " + rule);
         }
     }
 }
