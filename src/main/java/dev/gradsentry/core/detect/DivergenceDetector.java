@@ -7,8 +7,15 @@ import dev.gradsentry.core.state.SavedState;
  * {@code patience} consecutive steps. A single noisy minibatch does not trip it; a loss that blew up and stays up
  * does. Diverging steps do not enter the window. It judges from the first loss on: an SGD step that is far too large
  * wrecks a network on its very first update.
+ *
+ * <p>The window mean is floored at {@value #FLOOR_FRACTION} of the run's first loss: a run that converged to a loss
+ * near zero (a task solved to 100%) has batches at three or ten times that tiny mean all the time, and none of them is
+ * a blow-up; a real blow-up from there climbs back towards the first loss.
  */
 public final class DivergenceDetector {
+
+    /** The window mean counts as at least this fraction of the first loss seen. */
+    static final double FLOOR_FRACTION = 0.1;
 
     private final double factor;
     private final int patience;
@@ -17,6 +24,7 @@ public final class DivergenceDetector {
     private int next;
     private double sum;
     private int above;
+    private double first = Double.NaN;
 
     /**
      * @param factor   how many times the window mean counts as diverging (default 3)
@@ -39,7 +47,10 @@ public final class DivergenceDetector {
 
     /** Whether the run is diverging as of this (finite) loss. */
     public boolean observe(double loss) {
-        if (size >= 1 && loss >= factor * (sum / size)) {
+        if (Double.isNaN(first)) {
+            first = loss;
+        }
+        if (size >= 1 && loss >= factor * Math.max(sum / size, FLOOR_FRACTION * first)) {
             above++;
             return above >= patience;
         }
@@ -57,7 +68,7 @@ public final class DivergenceDetector {
 
     /** The healthy window and the streak, for a checkpoint. */
     public SavedState saveState() {
-        return new SavedState().put("window", window).put("counters", size, next, sum, above);
+        return new SavedState().put("window", window).put("counters", size, next, sum, above, first);
     }
 
     /** Takes over what {@link #saveState()} of a detector with the same window length saved. */
@@ -72,6 +83,8 @@ public final class DivergenceDetector {
         next = (int) s.number("counters", 1);
         sum = s.number("counters", 2);
         above = (int) s.number("counters", 3);
+        // a state saved before the floor existed has no first loss: its window's mean stands in
+        first = s.get("counters").length > 4 ? s.number("counters", 4) : windowMean();
     }
 
     /** Mean of the healthy window, NaN before any loss was seen. */

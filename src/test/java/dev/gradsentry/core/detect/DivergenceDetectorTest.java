@@ -2,6 +2,8 @@ package dev.gradsentry.core.detect;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Random;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,6 +17,26 @@ class DivergenceDetectorTest {
         for (int i = 0; i < 500; i++) {
             assertFalse(d.observe(2.3 * Math.exp(-i / 100.0) + 0.1));
         }
+    }
+
+    /**
+     * A recall task solved to 100% accuracy has a loss near zero whose batches vary by factors of ten: with the mean
+     * alone as the scale, that noise was "divergence", and the guard rolled a solved run back until it paused.
+     */
+    @Test
+    void theNoiseOfAConvergedLossNearZeroIsNotDivergence() {
+        DivergenceDetector d = DivergenceDetector.defaults();
+        Random r = new Random(1);
+        d.observe(1.39); // ln(4): where the run started
+        for (int i = 0; i < 50; i++) {
+            d.observe(0.001 * (1 + r.nextDouble()));
+        }
+        for (int i = 0; i < 10; i++) {
+            assertFalse(d.observe(0.02), "20x the converged mean, but far below the run's scale");
+        }
+        assertFalse(d.observe(0.5));
+        assertFalse(d.observe(0.6));
+        assertTrue(d.observe(0.7), "climbing back towards the first loss is divergence");
     }
 
     @Test
