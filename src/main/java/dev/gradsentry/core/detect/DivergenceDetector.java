@@ -97,7 +97,19 @@ public final class DivergenceDetector {
         return above;
     }
 
-    /** Clears the count of steps above the window, e.g. after a rollback; the healthy window is kept. */
+    /**
+     * Forgets the window and the streak after a rollback: the losses to come are those of an earlier state, often
+     * higher than the ones the window holds, and judging them against it would call the restored state diverging and
+     * roll back again at once, until the guard gives up. The first loss, the floor's scale, is kept.
+     */
+    public void restart() {
+        size = 0;
+        next = 0;
+        sum = 0;
+        above = 0;
+    }
+
+    /** Clears the count of steps above the window; the healthy window is kept. */
     public void clearStreak() {
         above = 0;
     }

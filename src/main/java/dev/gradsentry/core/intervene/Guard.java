@@ -403,6 +403,7 @@ public final class Guard implements GradientInterceptor {
         healthySinceSnapshot = 0;
         candidate = null;
         spikes.reset();
+        divergence.restart();
         progress.restart();
         lost.rolledBack();
         recoveries.addLast(step);

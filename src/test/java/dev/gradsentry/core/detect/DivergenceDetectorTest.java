@@ -39,6 +39,21 @@ class DivergenceDetectorTest {
         assertTrue(d.observe(0.7), "climbing back towards the first loss is divergence");
     }
 
+    /** After a rollback to an earlier, worse state its losses start a new window instead of "diverging" at once. */
+    @Test
+    void afterARestartTheLossesOfTheRestoredStateStartANewWindow() {
+        DivergenceDetector d = DivergenceDetector.defaults();
+        d.observe(2.0);
+        for (int i = 0; i < 50; i++) {
+            d.observe(0.2);
+        }
+        d.restart();
+        for (int i = 0; i < 10; i++) {
+            assertFalse(d.observe(1.5), "the restored state's loss is its own scale");
+        }
+        assertTrue(d.observe(5) | d.observe(5) | d.observe(5), "and a blow-up from there still diverges");
+    }
+
     @Test
     void oneBadBatchIsNotDivergence() {
         DivergenceDetector d = new DivergenceDetector(3, 3, 10);
