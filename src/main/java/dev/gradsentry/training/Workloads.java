@@ -161,7 +161,7 @@ public final class Workloads {
     }
 
     /** Fisher-Yates with the run's own generator, so the data order is a function of the seed alone. */
-    static int[] shuffled(int n, Random random) {
+    public static int[] shuffled(int n, Random random) {
         int[] idx = identity(n);
         for (int i = n - 1; i > 0; i--) {
             int j = random.nextInt(i + 1);
@@ -176,7 +176,7 @@ public final class Workloads {
      * Images as a flat [n, 784] batch, or as sequences [n, 28 features, 28 steps] where step t is image row t
      * (DL4J's NCW layout).
      */
-    static DataSet fashionBatch(FashionMnist.Split split, int[] order, int from, int count, boolean sequence) {
+    public static DataSet fashionBatch(FashionMnist.Split split, int[] order, int from, int count, boolean sequence) {
         int px = FashionMnist.PIXELS;
         float[] features = new float[count * px];
         float[] labels = new float[count * FashionMnist.CLASSES];

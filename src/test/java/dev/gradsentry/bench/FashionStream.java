@@ -2,10 +2,10 @@ package dev.gradsentry.bench;
 
 import dev.gradsentry.training.BatchStream;
 import dev.gradsentry.training.FashionMnist;
+import dev.gradsentry.training.Workloads;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Random;
 
@@ -28,16 +28,16 @@ final class FashionStream implements BatchStream {
         this.batchSize = batchSize;
         this.sequence = sequence;
         this.order = new Random(seed);
-        this.permutation = shuffled(train.size(), order);
+        this.permutation = Workloads.shuffled(train.size(), order);
     }
 
     @Override
     public DataSet next() {
         if (position + batchSize > permutation.length) {
-            permutation = shuffled(train.size(), order);
+            permutation = Workloads.shuffled(train.size(), order);
             position = 0;
         }
-        DataSet batch = batch(train, permutation, position, batchSize, sequence);
+        DataSet batch = Workloads.fashionBatch(train, permutation, position, batchSize, sequence);
         position += batchSize;
         return batch;
     }
@@ -46,7 +46,7 @@ final class FashionStream implements BatchStream {
     public void skip(long batches) {
         for (long b = 0; b < batches; b++) {
             if (position + batchSize > permutation.length) {
-                permutation = shuffled(train.size(), order);
+                permutation = Workloads.shuffled(train.size(), order);
                 position = 0;
             }
             position += batchSize;
@@ -65,7 +65,7 @@ final class FashionStream implements BatchStream {
         for (int i = 0; i < n; i++) {
             first[i] = i;
         }
-        return batch(data.test(), first, 0, n, sequence);
+        return Workloads.fashionBatch(data.test(), first, 0, n, sequence);
     }
 
     /** Fraction of {@code held} classified correctly; NaN when the network's output is not finite. */
@@ -84,43 +84,5 @@ final class FashionStream implements BatchStream {
             }
         }
         return (double) correct / n;
-    }
-
-    private static int[] shuffled(int n, Random random) {
-        int[] idx = new int[n];
-        for (int i = 0; i < n; i++) {
-            idx[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = random.nextInt(i + 1);
-            int t = idx[i];
-            idx[i] = idx[j];
-            idx[j] = t;
-        }
-        return idx;
-    }
-
-    private static DataSet batch(FashionMnist.Split split, int[] order, int from, int count, boolean sequence) {
-        int px = FashionMnist.PIXELS;
-        float[] features = new float[count * px];
-        float[] labels = new float[count * FashionMnist.CLASSES];
-        for (int i = 0; i < count; i++) {
-            int example = order[from + i];
-            if (sequence) {
-                for (int row = 0; row < FashionMnist.ROWS; row++) {
-                    for (int col = 0; col < FashionMnist.COLS; col++) {
-                        features[i * px + col * FashionMnist.ROWS + row] =
-                                split.pixels()[example * px + row * FashionMnist.COLS + col];
-                    }
-                }
-            } else {
-                System.arraycopy(split.pixels(), example * px, features, i * px, px);
-            }
-            labels[i * FashionMnist.CLASSES + split.labels()[example]] = 1f;
-        }
-        INDArray f = sequence
-                ? Nd4j.create(features, new long[] {count, FashionMnist.COLS, FashionMnist.ROWS}, 'c')
-                : Nd4j.create(features, new long[] {count, px}, 'c');
-        return new DataSet(f, Nd4j.create(labels, new long[] {count, FashionMnist.CLASSES}, 'c'));
     }
 }

@@ -1,5 +1,6 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.probe.GradientProbe;
@@ -12,7 +13,6 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.ToDoubleFunction;
 
@@ -185,7 +185,7 @@ final class StabilityRun {
                 if (guard.lastClipped()) {
                     guardClipped++;
                 }
-                bound[i] = bound(guard.layerThresholds());
+                bound[i] = AdaptiveClip.bound(guard.layerThresholds());
                 if (guard.paused()) {
                     // A paused guard may refuse the next fit: the caller stops here, as a user must.
                     ending = "paused";
@@ -266,17 +266,6 @@ final class StabilityRun {
         double[] a = new double[n];
         Arrays.fill(a, Double.NaN);
         return a;
-    }
-
-    private static double bound(Map<String, Double> thresholds) {
-        if (thresholds.isEmpty()) {
-            return Double.NaN;
-        }
-        double sum = 0;
-        for (double t : thresholds.values()) {
-            sum += t * t;
-        }
-        return Math.sqrt(sum);
     }
 
     /** Mean of {@code window} values from {@code from}; NaN if any is NaN. */

@@ -374,7 +374,7 @@ public final class AdaptiveClip implements ClipPolicy {
     }
 
     /** The global bound of per-layer thresholds: the largest global norm they let through. */
-    static double bound(Map<String, Double> thresholds) {
+    public static double bound(Map<String, Double> thresholds) {
         if (thresholds.isEmpty()) {
             return Double.NaN;
         }
