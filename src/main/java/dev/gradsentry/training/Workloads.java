@@ -200,7 +200,8 @@ public final class Workloads {
         return new DataSet(f, Nd4j.create(labels, new long[] {count, FashionMnist.CLASSES}, 'c'));
     }
 
-    private static double accuracy(MultiLayerNetwork net, DataSet held) {
+    /** Fraction of {@code held} classified correctly; NaN when the network's output is not finite. */
+    public static double accuracy(MultiLayerNetwork net, DataSet held) {
         INDArray out = net.output(held.getFeatures(), false);
         INDArray predicted = out.argMax(1);
         INDArray actual = held.getLabels().argMax(1);

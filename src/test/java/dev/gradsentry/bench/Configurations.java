@@ -7,6 +7,7 @@ import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.TrainingSetup;
 import dev.gradsentry.training.WorkloadKind;
+import dev.gradsentry.training.Workloads;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.dataset.DataSet;
@@ -52,7 +53,7 @@ final class Configurations {
                     return null;
                 }
                 DataSet test = data.fashionTest(base.workload() == WorkloadKind.FASHION_RNN);
-                return net -> FashionStream.accuracy(net, test);
+                return net -> Workloads.accuracy(net, test);
             }
         };
     }
@@ -67,13 +68,13 @@ final class Configurations {
                         FashionMnist.CLASSES, updater.apply(learningRate));
                 DataSet held = FashionStream.heldOut(data.fashion(), EVAL_EXAMPLES, false);
                 return new TrainingSetup(net, new FashionStream(data.fashion(), FASHION_BATCH, false, seed),
-                        "accuracy", n -> FashionStream.accuracy(n, held));
+                        "accuracy", n -> Workloads.accuracy(n, held));
             }
 
             @Override
             public ToDoubleFunction<MultiLayerNetwork> finalEvaluator(BenchData data) {
                 DataSet test = data.fashionTest(false);
-                return net -> FashionStream.accuracy(net, test);
+                return net -> Workloads.accuracy(net, test);
             }
         };
     }
@@ -86,7 +87,7 @@ final class Configurations {
                     updater.apply(learningRate));
             RecallTask task = new RecallTask(classes, length, SEQUENCE_BATCH, seed);
             DataSet held = task.heldOut(seed, EVAL_EXAMPLES);
-            return new TrainingSetup(net, task, "accuracy", n -> FashionStream.accuracy(n, held));
+            return new TrainingSetup(net, task, "accuracy", n -> Workloads.accuracy(n, held));
         };
     }
 
@@ -100,13 +101,13 @@ final class Configurations {
                         FashionMnist.CLASSES, updater.apply(learningRate));
                 DataSet held = FashionStream.heldOut(data.fashion(), EVAL_EXAMPLES, true);
                 return new TrainingSetup(net, new FashionStream(data.fashion(), FASHION_BATCH, true, seed),
-                        "accuracy", n -> FashionStream.accuracy(n, held));
+                        "accuracy", n -> Workloads.accuracy(n, held));
             }
 
             @Override
             public ToDoubleFunction<MultiLayerNetwork> finalEvaluator(BenchData data) {
                 DataSet test = data.fashionTest(true);
-                return net -> FashionStream.accuracy(net, test);
+                return net -> Workloads.accuracy(net, test);
             }
         };
     }

@@ -3,8 +3,6 @@ package dev.gradsentry.bench;
 import dev.gradsentry.training.BatchStream;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.Workloads;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.Random;
@@ -66,23 +64,5 @@ final class FashionStream implements BatchStream {
             first[i] = i;
         }
         return Workloads.fashionBatch(data.test(), first, 0, n, sequence);
-    }
-
-    /** Fraction of {@code held} classified correctly; NaN when the network's output is not finite. */
-    static double accuracy(MultiLayerNetwork net, DataSet held) {
-        INDArray out = net.output(held.getFeatures(), false);
-        if (!Double.isFinite(out.sumNumber().doubleValue())) {
-            return Double.NaN;
-        }
-        INDArray predicted = out.argMax(1);
-        INDArray actual = held.getLabels().argMax(1);
-        long n = actual.length();
-        long correct = 0;
-        for (long i = 0; i < n; i++) {
-            if (predicted.getLong(i) == actual.getLong(i)) {
-                correct++;
-            }
-        }
-        return (double) correct / n;
     }
 }
