@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.ExternalRequest;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.inject.Provider;
 import jakarta.validation.Valid;

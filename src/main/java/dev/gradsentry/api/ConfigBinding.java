@@ -10,7 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.GuardSettings;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
+import dev.gradsentry.training.EnumJson;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunSpec;
 
@@ -31,7 +32,7 @@ final class ConfigBinding {
     /** Values arrive as text, so unlike a REST body "4" may be the number 4. */
     private static final Overlay OVERLAY = new Overlay(new ObjectMapper()
             .setPropertyNamingStrategy(KEBAB)
-            .registerModule(ExternalName.jackson()));
+            .registerModule(EnumJson.module()));
 
     private static final String GUARD = "gradsentry.guard";
     private static final String DEMO = "gradsentry.demo";

@@ -1,5 +1,7 @@
 package dev.gradsentry.api;
 
+import dev.gradsentry.core.ExternalName;
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.training.RunRegistry;
@@ -13,7 +15,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 
 import java.util.List;
-import java.util.Set;
 import java.util.function.Predicate;
 
 /** A run's audit log of interventions, oldest first, paged and filtered by kind. */
@@ -21,8 +22,6 @@ import java.util.function.Predicate;
 @Produces(MediaType.APPLICATION_JSON)
 public class InterventionResource {
 
-    static final Set<String> KINDS = Set.of("skip", "rollback", "lr-backoff", "lr-restore", "clip-enable",
-            "clip-tighten", "clip-relax", "clip-disable", "pause", "resume", "policy-change");
     static final int MAX_LIMIT = 1000;
 
     private final RunRegistry runs;
@@ -43,17 +42,16 @@ public class InterventionResource {
                 + id + "'; GET /api/runs lists the known runs"));
         int offset = wholeNumber("offset", offsetParam);
         int limit = wholeNumber("limit", limitParam);
-        if (kind != null && !KINDS.contains(kind)) {
-            throw new InvalidSettingException("kind", "kind '" + kind + "' is not valid; valid: "
-                    + String.join(", ", KINDS.stream().sorted().toList()));
-        }
+        InterventionKind wanted = kind == null ? null : ExternalName.find(InterventionKind.class, kind)
+                .orElseThrow(() -> new InvalidSettingException("kind", "kind '" + kind + "' is not valid; valid: "
+                        + ExternalName.valid(InterventionKind.class)));
         if (offset < 0) {
             throw new InvalidSettingException("offset", "offset must be >= 0");
         }
         if (limit < 1 || limit > MAX_LIMIT) {
             throw new InvalidSettingException("limit", "limit must be between 1 and " + MAX_LIMIT);
         }
-        Predicate<Intervention> filter = kind == null ? i -> true : i -> i.kind().equals(kind);
+        Predicate<Intervention> filter = wanted == null ? i -> true : i -> i.kind() == wanted;
         return new Page(run.interventions().count(filter), offset, limit,
                 run.interventions().page(filter, offset, limit));
     }

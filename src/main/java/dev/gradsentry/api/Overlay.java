@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gradsentry.core.InvalidSettingException;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.WorkloadKind;
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.GuardSettings;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.ws.rs.Consumes;

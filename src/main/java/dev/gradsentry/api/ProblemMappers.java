@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.gradsentry.core.InvalidSettingException;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;

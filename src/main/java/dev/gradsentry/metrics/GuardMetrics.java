@@ -1,5 +1,6 @@
 package dev.gradsentry.metrics;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.probe.LayerStats;
@@ -65,7 +66,7 @@ final class GuardMetrics implements MeterBinder {
     void onIntervention(Intervention i) {
         if (registry != null) {
             Counter.builder(INTERVENTIONS).tags(extraTags)
-                    .tag("kind", i.kind()).tag("reason", i.reason()).tag("applied", String.valueOf(i.applied()))
+                    .tag("kind", ExternalName.of(i.kind())).tag("reason", i.reason()).tag("applied", String.valueOf(i.applied()))
                     .description("Guard interventions by kind and reason; applied=false in observe mode")
                     .register(registry).increment();
         }

@@ -6,7 +6,7 @@ import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
 import dev.gradsentry.training.Evaluation;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.RunState;
 import dev.gradsentry.training.RunTelemetry;

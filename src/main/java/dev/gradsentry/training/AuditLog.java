@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.intervene.InterventionListener;
 import org.jboss.logging.Logger;
@@ -49,7 +50,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
     @Override
     public synchronized void onIntervention(Intervention i) {
         events.add(i);
-        LOG.infof("run %s step %d: %s (%s)%s", i.run(), i.step(), i.kind(), i.reason(), i.applied() ? ""
+        LOG.infof("run %s step %d: %s (%s)%s", i.run(), i.step(), ExternalName.of(i.kind()), i.reason(), i.applied() ? ""
                 : " [observe mode: not applied]");
         if (file == null) {
             written = events.size();

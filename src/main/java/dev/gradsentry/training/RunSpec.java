@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.InvalidSettingException;
 
 /**

@@ -25,6 +25,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ser.ContextualSerializer;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.GuardState;
 import dev.gradsentry.core.probe.NetworkState;
 import dev.gradsentry.core.state.SavedState;
@@ -72,7 +73,7 @@ final class SavedJson {
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
-            .registerModule(ExternalName.jackson())
+            .registerModule(EnumJson.module())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
             .addMixIn(GuardState.class, GuardStateFormat.class)
             .addMixIn(SavedState.class, SavedStateFormat.class);

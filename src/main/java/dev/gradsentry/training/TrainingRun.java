@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.intervene.Guard;

@@ -1,5 +1,7 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.ExternalName;
+
 /** The workloads a run can train; each is named outside Java as {@link ExternalName} spells it. */
 public enum WorkloadKind {
     /** Small dense classifier on Fashion-MNIST: 784 inputs, two narrow ReLU layers, softmax over 10 classes. */

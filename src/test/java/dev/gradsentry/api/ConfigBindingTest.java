@@ -3,7 +3,7 @@ package dev.gradsentry.api;
 import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.intervene.GuardMode;
 import dev.gradsentry.core.intervene.GuardSettings;
-import dev.gradsentry.training.ExternalName;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.WorkloadKind;

@@ -114,8 +114,11 @@ class PolicyResourceTest {
                 .body("items[0].applied", equalTo(true));
         given().when().get("/api/runs/" + id + "/interventions?limit=1&offset=0").then().statusCode(200)
                 .body("items", hasSize(1)).body("total", equalTo(total));
+        // A step clipped without a change of the clipping state is audited as clip; it filters like every kind.
+        given().when().get("/api/runs/" + id + "/interventions?kind=clip").then().statusCode(200)
+                .body("items.kind", everyItem(equalTo("clip")));
         given().when().get("/api/runs/" + id + "/interventions?kind=explode").then().statusCode(400)
-                .body("field", equalTo("kind"));
+                .body("field", equalTo("kind")).body("detail", containsString("lr-backoff, lr-restore, clip-enable"));
         given().when().get("/api/runs/" + id + "/interventions?limit=0").then().statusCode(400)
                 .body("field", equalTo("limit"));
         given().when().get("/api/runs/nope/interventions").then().statusCode(404);

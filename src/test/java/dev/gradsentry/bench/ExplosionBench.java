@@ -1,5 +1,6 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardMode;
@@ -52,7 +53,7 @@ public final class ExplosionBench {
         Guard guard = new Guard(setup.network(), "bench", AdaptiveClip.defaults(),
                 GuardSettings.defaults().withMode(mode), Clock.systemUTC());
         Map<String, Integer> interventions = new TreeMap<>();
-        guard.addListener(i -> interventions.merge(i.kind(), 1, Integer::sum));
+        guard.addListener(i -> interventions.merge(ExternalName.of(i.kind()), 1, Integer::sum));
         probe.intercept(guard);
         long firstNonFinite = -1;
         double peak = 0;

@@ -1,5 +1,6 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardSettings;
@@ -138,8 +139,7 @@ final class StabilityRun {
         if (guard != null) {
             guard.addListener(i -> {
                 if (i.applied()) {
-                    // String.valueOf: the same text whether the guard names kinds with strings or enums.
-                    events.add(new Event(i.step(), String.valueOf(i.kind()), String.valueOf(i.reason())));
+                    events.add(new Event(i.step(), ExternalName.of(i.kind()), String.valueOf(i.reason())));
                 }
             });
         }

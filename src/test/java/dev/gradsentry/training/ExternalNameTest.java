@@ -3,6 +3,8 @@ package dev.gradsentry.training;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import dev.gradsentry.core.ExternalName;
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.intervene.GuardMode;
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ExternalNameTest {
 
-    private static final ObjectMapper JSON = new ObjectMapper().registerModule(ExternalName.jackson());
+    private static final ObjectMapper JSON = new ObjectMapper().registerModule(EnumJson.module());
 
     @Test
     void constantsAreLowerCaseWithHyphens() {
@@ -26,9 +28,15 @@ class ExternalNameTest {
     }
 
     @Test
+    void interventionKindsKeepTheNamesTheAuditLogMetricsAndAlertRulesUse() {
+        assertEquals("skip, rollback, lr-backoff, lr-restore, clip-enable, clip-tighten, clip-relax, clip-disable, "
+                + "clip, pause, resume, policy-change", ExternalName.valid(InterventionKind.class));
+    }
+
+    @Test
     void everyConstantIsFoundByItsNameAndByItsJavaName() {
         for (Class<? extends Enum<?>> type : List.of(WorkloadKind.class, RunSpec.Cell.class, RunSpec.Act.class,
-                RunSpec.Optimizer.class, RunState.class, GuardMode.class)) {
+                RunSpec.Optimizer.class, RunState.class, GuardMode.class, InterventionKind.class)) {
             for (Enum<?> constant : type.getEnumConstants()) {
                 assertEquals(Optional.of(constant), find(type, ExternalName.of(constant)));
                 assertEquals(Optional.of(constant), find(type, constant.name()), "files of format 1 spell it so");

@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -61,7 +62,7 @@ class GuardOnExplodingWorkloadsIT {
         assertTrue(Double.isNaN(none.metric()));
         assertTrue(adaptive.last().finite(), adaptive.events().toString());
         assertTrue(adaptive.metric() > 0.25, "accuracy " + adaptive.metric() + " " + adaptive.events());
-        assertTrue(adaptive.events().stream().anyMatch(i -> i.kind().equals("clip-enable")));
+        assertTrue(adaptive.events().stream().anyMatch(i -> i.kind() == CLIP_ENABLE));
     }
 
     @Test

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import static dev.gradsentry.core.InterventionKind.RESUME;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -113,7 +114,7 @@ class RunRecoveryIT {
         assertEquals(STEPS, resumed.status().step());
         assertBitwiseEqual(whole.network(), resumed.network());
         List<Intervention> resumedEvents = new ArrayList<>(resumed.interventions().page(i -> true, 0, 10_000));
-        Intervention resume = resumedEvents.stream().filter(i -> i.kind().equals("resume")).findFirst().orElseThrow();
+        Intervention resume = resumedEvents.stream().filter(i -> i.kind() == RESUME).findFirst().orElseThrow();
         assertEquals("interrupted", resume.reason());
         assertEquals(crashStep, resume.step());
         resumedEvents.remove(resume);

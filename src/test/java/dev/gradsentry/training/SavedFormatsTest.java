@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
+import static dev.gradsentry.core.InterventionKind.RESUME;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -131,6 +132,6 @@ class SavedFormatsTest {
         assertEquals(SavedFormatSamples.spec().steps(), run.status().step());
         List<Intervention> after = run.interventions().page(i -> true, 0, 1000);
         assertEquals(before, after.subList(0, before.size()), "the sample's events come first, unchanged");
-        assertEquals("resume", after.get(before.size()).kind());
+        assertEquals(RESUME, after.get(before.size()).kind());
     }
 }

@@ -14,6 +14,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 
+import static dev.gradsentry.core.InterventionKind.CLIP;
+import static dev.gradsentry.core.InterventionKind.CLIP_DISABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_RELAX;
+import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
+
 /**
  * GradSentry's default policy: bound every layer's update relative to its own weights as soon as a step would move
  * them too far, clip later spikes at the scale the layer trained at, and let go again when trouble passes.
@@ -167,13 +173,13 @@ public final class AdaptiveClip implements ClipPolicy {
                 double before = bound(combinedThresholds(step, null));
                 capEngaged = false;
                 capIdle = 0;
-                lastChange = new ClipChange("clip-disable", "healthy-stretch", "all", before, Double.NaN,
+                lastChange = new ClipChange(CLIP_DISABLE, "healthy-stretch", "all", before, Double.NaN,
                         "update-ratio cap disengaged");
                 decision = combined(step, null);
             }
         }
         if (spikeClip != null && lastChange == null && decision.binds(step)) {
-            lastChange = new ClipChange("clip", "spike", "all", Double.NaN, bound(spikeClip), describe(spikeClip));
+            lastChange = new ClipChange(CLIP, "spike", "all", Double.NaN, bound(spikeClip), describe(spikeClip));
         }
         return decision;
     }
@@ -206,7 +212,7 @@ public final class AdaptiveClip implements ClipPolicy {
         capEngaged = true;
         capIdle = 0;
         Map<String, Double> t = lastStep == null ? Map.of() : capThresholds(lastStep);
-        lastChange = new ClipChange("clip-enable", reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
+        lastChange = new ClipChange(CLIP_ENABLE, reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
                 "update-ratio cap " + format(updateRatioCap * capScale) + (why == null ? "" : "; " + why)
                         + (t.isEmpty() ? "" : "; thresholds " + describe(t)));
     }
@@ -232,7 +238,7 @@ public final class AdaptiveClip implements ClipPolicy {
         thresholds = t;
         enabledAt = Map.copyOf(t);
         sinceTighten = 0;
-        lastChange = new ClipChange("clip-enable", reason, "all", Double.NaN, bound(t), describe(t));
+        lastChange = new ClipChange(CLIP_ENABLE, reason, "all", Double.NaN, bound(t), describe(t));
     }
 
     /** Each layer's healthy scale, for the layers with any healthy history. */
@@ -264,7 +270,7 @@ public final class AdaptiveClip implements ClipPolicy {
         capScale = nextScale;
         sinceTighten = 0;
         Map<String, Double> after = combinedThresholds(lastStep, null);
-        lastChange = new ClipChange("clip-tighten", reason, "all", before, bound(after), describe(after));
+        lastChange = new ClipChange(CLIP_TIGHTEN, reason, "all", before, bound(after), describe(after));
     }
 
     private void relax() {
@@ -289,7 +295,7 @@ public final class AdaptiveClip implements ClipPolicy {
         if (changed) {
             Map<String, Double> after = combinedThresholds(lastStep, null);
             boolean off = thresholds == null && !capEngaged;
-            lastChange = new ClipChange(off ? "clip-disable" : "clip-relax", "healthy-stretch", "all", before,
+            lastChange = new ClipChange(off ? CLIP_DISABLE : CLIP_RELAX, "healthy-stretch", "all", before,
                     off ? Double.NaN : bound(after), off ? null : describe(after));
         }
     }

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipChange;
 import dev.gradsentry.core.clip.ClipDecision;
@@ -30,6 +31,17 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Logger;
+
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_RELAX;
+import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
+import static dev.gradsentry.core.InterventionKind.LR_BACKOFF;
+import static dev.gradsentry.core.InterventionKind.LR_RESTORE;
+import static dev.gradsentry.core.InterventionKind.PAUSE;
+import static dev.gradsentry.core.InterventionKind.POLICY_CHANGE;
+import static dev.gradsentry.core.InterventionKind.RESUME;
+import static dev.gradsentry.core.InterventionKind.ROLLBACK;
+import static dev.gradsentry.core.InterventionKind.SKIP;
 
 /**
  * The intervention engine: reads each step's measurement before DL4J's update, decides, acts, and audits.
@@ -189,7 +201,7 @@ public final class Guard implements GradientInterceptor {
         recoveries.clear();
         paused = false;
         pauseReason = null;
-        emit("resume", reason, Double.NaN, Double.NaN, Double.NaN, null, true, policy, detail);
+        emit(RESUME, reason, Double.NaN, Double.NaN, Double.NaN, null, true, policy, detail);
     }
 
     /** Queues an action from outside (an alert, a person); it is applied at the next step, in every mode. */
@@ -254,7 +266,7 @@ public final class Guard implements GradientInterceptor {
         ClipPolicy requested = requestedPolicy;
         if (requested != null) {
             requestedPolicy = null;
-            emit("policy-change", requestedReason, Double.NaN, Double.NaN, Double.NaN, null, true, requested);
+            emit(POLICY_CHANGE, requestedReason, Double.NaN, Double.NaN, Double.NaN, null, true, requested);
             policy = requested;
         }
         GuardSettings s = settings;
@@ -364,7 +376,7 @@ public final class Guard implements GradientInterceptor {
             double restored = Math.min(1.0, factor / s.lrBackoffFactor());
             double before = done.learningRate();
             learningRate.set(restored);
-            emit("lr-restore", "healthy-stretch", healthyStreak, before, before / factor * restored, null, true,
+            emit(LR_RESTORE, "healthy-stretch", healthyStreak, before, before / factor * restored, null, true,
                     policy, null);
             healthyStreak = 0;
         }
@@ -383,7 +395,7 @@ public final class Guard implements GradientInterceptor {
                     + LostSteps.SKIP_SPAN + " had to be skipped (the last for " + reason + ")");
             return;
         }
-        emit("skip", reason, measured, Double.NaN, Double.NaN, layer, act, policy, null);
+        emit(SKIP, reason, measured, Double.NaN, Double.NaN, layer, act, policy, null);
         lastActed = step;
         if (act) {
             edit.skip();
@@ -394,7 +406,7 @@ public final class Guard implements GradientInterceptor {
 
     private void rollback(GradientEdit edit, String reason, double measured, boolean act, String detail) {
         GuardSettings s = settings;
-        emit("rollback", reason, measured, Double.NaN, Double.NaN, null, act, policy, detail);
+        emit(ROLLBACK, reason, measured, Double.NaN, Double.NaN, null, act, policy, detail);
         lastActed = step;
         if (!act) {
             return;
@@ -423,7 +435,7 @@ public final class Guard implements GradientInterceptor {
         double factor = Double.isNaN(pendingLearningRateFactor) ? learningRate.factor() : pendingLearningRateFactor;
         double before = learningRateInForce / learningRate.factor() * factor;
         pendingLearningRateFactor = factor * settings.lrBackoffFactor();
-        emit("lr-backoff", reason, measured, before, before * settings.lrBackoffFactor(), null, true, policy,
+        emit(LR_BACKOFF, reason, measured, before, before * settings.lrBackoffFactor(), null, true, policy,
                 detail == null ? String.format(Locale.ROOT, "every layer's learning rate (or schedule) at %.4g of "
                         + "its configured value", pendingLearningRateFactor) : detail);
     }
@@ -439,7 +451,7 @@ public final class Guard implements GradientInterceptor {
     private void pause(String reason, double measured, String detail) {
         paused = true;
         pauseReason = reason + (detail == null ? "" : ": " + detail);
-        emit("pause", reason, measured, Double.NaN, Double.NaN, null, true, policy, detail);
+        emit(PAUSE, reason, measured, Double.NaN, Double.NaN, null, true, policy, detail);
     }
 
     /** Applies queued external requests; true when one of them undid this step (a rollback). */
@@ -463,7 +475,7 @@ public final class Guard implements GradientInterceptor {
                         emit(change.kind(), r.reason(), Double.NaN, change.before(), change.after(), change.layer(),
                                 true, policy, join(r.detail(), change.detail()));
                     } else {
-                        emit("clip-enable", r.reason(), Double.NaN, Double.NaN, Double.NaN, null, false, policy,
+                        emit(CLIP_ENABLE, r.reason(), Double.NaN, Double.NaN, Double.NaN, null, false, policy,
                                 r.detail() + "; policy " + policy.name() + " has no clipping state to switch on");
                     }
                 }
@@ -471,14 +483,14 @@ public final class Guard implements GradientInterceptor {
                     clippingRequested = true;
                     double before = thresholdScale;
                     thresholdScale = Math.max(MIN_THRESHOLD_SCALE, before * 0.5);
-                    emit("clip-tighten", r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
+                    emit(CLIP_TIGHTEN, r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
                             r.detail() + "; thresholds scaled by " + thresholdScale);
                 }
                 case RELAX_CLIPPING -> {
                     double before = thresholdScale;
                     thresholdScale = Math.min(1.0, before * 2);
                     clippingRequested = thresholdScale < 1.0;
-                    emit("clip-relax", r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
+                    emit(CLIP_RELAX, r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
                             r.detail() + "; thresholds scaled by " + thresholdScale);
                 }
                 case PAUSE -> pause(r.reason(), Double.NaN, r.detail());
@@ -504,13 +516,13 @@ public final class Guard implements GradientInterceptor {
         return a == null ? b : b == null ? a : a + "; " + b;
     }
 
-    private void emit(String kind, String reason, double measured, double before, double after, String layer,
-                      boolean applied, ClipPolicy p) {
+    private void emit(InterventionKind kind, String reason, double measured, double before, double after,
+                      String layer, boolean applied, ClipPolicy p) {
         emit(kind, reason, measured, before, after, layer, applied, p, null);
     }
 
-    private void emit(String kind, String reason, double measured, double before, double after, String layer,
-                      boolean applied, ClipPolicy p, String detail) {
+    private void emit(InterventionKind kind, String reason, double measured, double before, double after,
+                      String layer, boolean applied, ClipPolicy p, String detail) {
         Intervention i = new Intervention(clock.instant(), run, step, kind, reason, measured, before, after, layer,
                 applied, p.name(), p.settings(), detail);
         for (InterventionListener l : listeners) {

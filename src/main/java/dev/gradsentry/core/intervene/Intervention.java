@@ -1,5 +1,7 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.InterventionKind;
+
 import java.time.Instant;
 import java.util.Map;
 
@@ -9,9 +11,7 @@ import java.util.Map;
  * @param time          when it happened
  * @param run           the run's id
  * @param step          the training step (0-based count of steps done before this one)
- * @param kind          {@code skip}, {@code rollback}, {@code lr-backoff}, {@code lr-restore}, {@code clip-enable},
- *                      {@code clip-tighten}, {@code clip-relax}, {@code clip-disable}, {@code pause},
- *                      {@code resume}, {@code policy-change}
+ * @param kind          what was done
  * @param reason        what caused it: {@code non-finite-gradient}, {@code non-finite-loss}, {@code spike},
  *                      {@code divergence}, {@code healthy-stretch}, {@code recoveries-exhausted}, {@code api}, ...
  * @param measured      the value the detector measured (norm, loss, z-score), NaN when none
@@ -23,7 +23,7 @@ import java.util.Map;
  * @param settings      that policy's settings, for provenance
  * @param detail        free text beyond the bounded reason (an alert's name and fingerprint), or null
  */
-public record Intervention(Instant time, String run, long step, String kind, String reason, double measured,
+public record Intervention(Instant time, String run, long step, InterventionKind kind, String reason, double measured,
                            double before, double after, String layer, boolean applied, String policy,
                            Map<String, Double> settings, String detail) {
     public Intervention {

@@ -9,6 +9,11 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 import java.util.Map;
 
+import static dev.gradsentry.core.InterventionKind.CLIP;
+import static dev.gradsentry.core.InterventionKind.CLIP_DISABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_RELAX;
+import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -62,7 +67,7 @@ class AdaptiveClipTest {
         // window 4 keeps 2,3,4,5: the median is 3.5 for the dense layer and 350 for the output layer
         ClipDecision d = p.decide(step(1000, 1e5), SPIKE);
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 3.5, "1_output", 350.0)), d);
-        assertEquals("clip", p.lastChange().kind());
+        assertEquals(CLIP, p.lastChange().kind());
         assertEquals("spike", p.lastChange().reason());
         assertEquals(Math.hypot(3.5, 350), p.lastChange().after(), 1e-9, "for all layers: the global bound");
         assertTrue(p.lastChange().detail().contains("0_dense=3.50"), p.lastChange().detail());
@@ -78,7 +83,7 @@ class AdaptiveClipTest {
         }
         ClipDecision d = p.decide(step(1000, 1e5), DIVERGING);
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 3.5, "1_output", 350.0)), d);
-        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals(Map.of("0_dense", 3.5, "1_output", 350.0), p.thresholds());
     }
 
@@ -91,7 +96,7 @@ class AdaptiveClipTest {
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 1.0, "1_output", 10.0)),
                 p.decide(step(50, 500), DIVERGING), "three norms are too few for a percentile: the smallest is used");
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-        assertEquals("clip-tighten", p.lastChange().kind(), "a non-finite step right after tightens at once");
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind(), "a non-finite step right after tightens at once");
         assertEquals(Map.of("0_dense", 0.5, "1_output", 5.0), p.thresholds());
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.5, "1_output", 5.0)),
                 p.decide(step(1, 10), SPIKE), "a spike within the cooldown does not");
@@ -107,14 +112,14 @@ class AdaptiveClipTest {
         p.decide(step(100, 100), SPIKE);
         assertTrue(p.thresholds().isEmpty(), "two spikes are clipped one by one");
         p.decide(step(100, 100), SPIKE); // the third within 50 steps: enable at 4
-        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals("repeated-spikes", p.lastChange().reason());
         assertEquals(4.0, p.thresholds().get("0_dense"));
         p.decide(step(100, 100), SPIKE); // within cooldown: unchanged
         assertNull(p.lastChange());
         assertEquals(4.0, p.thresholds().get("0_dense"));
         p.decide(step(100, 100), SPIKE); // cooldown passed: 2
-        assertEquals("clip-tighten", p.lastChange().kind());
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
         assertEquals(2.0, p.thresholds().get("0_dense"));
         p.decide(step(100, 100), SPIKE);
         p.decide(step(100, 100), SPIKE); // 1 = floor (0.25 * 4)
@@ -138,14 +143,14 @@ class AdaptiveClipTest {
         p.decide(step(3, 3), Signal.QUIET);
         p.decide(step(3, 3), Signal.QUIET);
         assertInstanceOf(ClipDecision.LayerNorm.class, p.decide(step(3, 3), Signal.QUIET)); // 3rd healthy: relax to 4
-        assertEquals("clip-relax", p.lastChange().kind());
+        assertEquals(CLIP_RELAX, p.lastChange().kind());
         assertEquals(4.0, p.thresholds().get("0_dense"));
         p.decide(step(3, 3), Signal.QUIET);
         p.decide(step(3, 3), Signal.QUIET);
         assertFalse(p.capEngaged(), "the cap, back at full size and idle for a healthy stretch, let go");
         assertInstanceOf(ClipDecision.None.class, p.decide(step(3, 3), Signal.QUIET)); // 8 > 4: off
         assertTrue(p.thresholds().isEmpty());
-        assertEquals("clip-disable", p.lastChange().kind());
+        assertEquals(CLIP_DISABLE, p.lastChange().kind());
     }
 
     @Test
@@ -155,7 +160,7 @@ class AdaptiveClipTest {
         ClipDecision d = p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
         // cap 0.02: a gradient of norm 0.02 * 10 / 10 moves the dense weights by 2% of their norm
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.02, "1_output", 0.01)), d);
-        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals("update-ratio", p.lastChange().reason());
         assertTrue(p.capEngaged());
         // engaged, it keeps bounding every step by the weights of that step
@@ -195,7 +200,7 @@ class AdaptiveClipTest {
         p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: 0.02 for the dense layer
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false)); // history thresholds switched on
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-        assertEquals("clip-tighten", p.lastChange().kind());
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
         assertEquals(0.01, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
                 .thresholds().get("0_dense"), 1e-12, "half the cap");
         for (int i = 0; i < 20; i++) {
@@ -210,7 +215,7 @@ class AdaptiveClipTest {
         AdaptiveClip p = small();
         p.decide(step(2, 20), Signal.QUIET);
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
-        assertEquals("clip-enable", p.lastChange().kind());
+        assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals(Map.of("0_dense", 2.0, "1_output", 20.0), p.thresholds());
     }
 

@@ -33,6 +33,10 @@ import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.LR_BACKOFF;
+import static dev.gradsentry.core.InterventionKind.ROLLBACK;
+import static dev.gradsentry.core.InterventionKind.SKIP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -116,7 +120,7 @@ class GuardRescueTest {
         double unguarded = Double.isFinite(bare.params().sumNumber().doubleValue()) ? accuracy(bare, held) : 0;
         double guarded = accuracy(net, held);
         assertEquals(0, events.get(0).step(), "acts on the very first step");
-        assertEquals("clip-enable", events.get(0).kind());
+        assertEquals(CLIP_ENABLE, events.get(0).kind());
         assertEquals("update-ratio", events.get(0).reason());
         assertTrue(guarded > 0.8, "guarded accuracy " + guarded + " (unguarded " + unguarded + ")");
         assertTrue(guarded > unguarded + 0.2, "guarded " + guarded + " vs unguarded " + unguarded);
@@ -160,8 +164,8 @@ class GuardRescueTest {
         } catch (GuardPausedException e) {
             assertTrue(guard.paused());
         }
-        long skips = events.stream().filter(e -> e.kind().equals("skip") && e.applied()).count();
-        assertTrue(events.stream().anyMatch(e -> e.kind().equals("rollback")), "skips escalated to rollbacks");
+        long skips = events.stream().filter(e -> e.kind() == SKIP && e.applied()).count();
+        assertTrue(events.stream().anyMatch(e -> e.kind() == ROLLBACK), "skips escalated to rollbacks");
         assertTrue(guard.paused() || skips <= 0.05 * i, skips + " of " + i + " steps skipped, not paused");
         assertTrue(skips < 60, skips + " skips");
         if (guard.paused()) {
@@ -184,11 +188,11 @@ class GuardRescueTest {
             }
             net.fit(noise.get(i));
         }
-        Intervention rollback = events.stream().filter(e -> e.kind().equals("rollback")).findFirst().orElseThrow(
+        Intervention rollback = events.stream().filter(e -> e.kind() == ROLLBACK).findFirst().orElseThrow(
                 () -> new AssertionError(events.toString()));
         assertEquals("chance-level", rollback.reason());
         assertTrue(rollback.detail().contains("chance level"), rollback.detail());
-        assertTrue(events.stream().anyMatch(e -> e.kind().equals("lr-backoff")));
+        assertTrue(events.stream().anyMatch(e -> e.kind() == LR_BACKOFF));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.clip.FixedClip;
@@ -29,6 +30,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
+import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
+import static dev.gradsentry.core.InterventionKind.LR_BACKOFF;
+import static dev.gradsentry.core.InterventionKind.PAUSE;
+import static dev.gradsentry.core.InterventionKind.ROLLBACK;
+import static dev.gradsentry.core.InterventionKind.SKIP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -94,8 +101,8 @@ class GuardTest {
         assertEquals(params, p.net().params(), "weights must be bitwise unchanged");
         assertEquals(state, p.net().getUpdater().getStateViewArray(), "updater state must be bitwise unchanged");
         assertEquals(k, p.net().getIterationCount(), "a skipped step does not count");
-        assertEquals(1, p.events().stream().filter(e -> e.kind().equals("skip")).count());
-        Intervention skip = p.events().stream().filter(e -> e.kind().equals("skip")).findFirst().orElseThrow();
+        assertEquals(1, p.events().stream().filter(e -> e.kind() == SKIP).count());
+        Intervention skip = p.events().stream().filter(e -> e.kind() == SKIP).findFirst().orElseThrow();
         assertEquals("non-finite-gradient", skip.reason());
         assertEquals(30, skip.step());
         p.net().fit(data.get(31));
@@ -115,10 +122,11 @@ class GuardTest {
             p.probe().injectAt(k, Double.NaN);
             p.net().fit(data.get(120 + j));
         }
-        List<String> kinds = p.events().stream().filter(e -> e.step() >= 120).map(Intervention::kind).toList();
-        assertEquals(List.of("clip-enable", "skip", "clip-tighten", "skip", "clip-tighten", "rollback", "lr-backoff"),
+        List<InterventionKind> kinds = p.events().stream().filter(e -> e.step() >= 120).map(Intervention::kind)
+                .toList();
+        assertEquals(List.of(CLIP_ENABLE, SKIP, CLIP_TIGHTEN, SKIP, CLIP_TIGHTEN, ROLLBACK, LR_BACKOFF),
                 kinds);
-        Intervention rollback = p.events().stream().filter(e -> e.kind().equals("rollback")).findFirst().orElseThrow();
+        Intervention rollback = p.events().stream().filter(e -> e.kind() == ROLLBACK).findFirst().orElseThrow();
         assertEquals("non-finite-gradient", rollback.reason());
         assertEquals("3 steps within 20 had to be skipped (the last for non-finite-gradient)", rollback.detail());
         assertTrue(p.net().getIterationCount() < k, "back on a state kept before the trouble");
@@ -141,12 +149,12 @@ class GuardTest {
             p.net().fit(new DataSet(d.getFeatures(), d.getLabels().mul(100)));
         }
         List<Intervention> late = p.events().stream().filter(e -> e.step() >= 60).toList();
-        assertEquals("clip-enable", late.get(0).kind(), late.toString());
+        assertEquals(CLIP_ENABLE, late.get(0).kind(), late.toString());
         assertEquals(60, late.get(0).step());
-        assertEquals("clip-tighten", late.get(1).kind(), "a second step above the window tightens at once, "
+        assertEquals(CLIP_TIGHTEN, late.get(1).kind(), "a second step above the window tightens at once, "
                 + "cooldown or not: " + late);
         assertEquals(61, late.get(1).step());
-        assertTrue(p.events().stream().noneMatch(e -> e.kind().equals("rollback")), "not yet diverging for long");
+        assertTrue(p.events().stream().noneMatch(e -> e.kind() == ROLLBACK), "not yet diverging for long");
     }
 
     @Test
@@ -162,7 +170,7 @@ class GuardTest {
         p.net().fit(data.get(40));
         assertTrue(p.guard().lastClipped());
         Intervention enable = p.events().get(0);
-        assertEquals("clip-enable", enable.kind());
+        assertEquals(CLIP_ENABLE, enable.kind());
         assertEquals(40, enable.step());
         assertTrue(enable.applied());
         // SGD moves each layer by lr * its clipped gradient: bounded by lr * threshold, not lr * 50x the norm
@@ -219,9 +227,9 @@ class GuardTest {
         for (int i = 150; i < 300 && !p.guard().paused(); i++) {
             p.net().fit(data.get(i));
         }
-        List<String> kinds = p.events().stream().map(Intervention::kind).toList();
-        assertTrue(kinds.contains("rollback"), kinds.toString());
-        Intervention backoff = p.events().stream().filter(e -> e.kind().equals("lr-backoff")).findFirst()
+        List<InterventionKind> kinds = p.events().stream().map(Intervention::kind).toList();
+        assertTrue(kinds.contains(ROLLBACK), kinds.toString());
+        Intervention backoff = p.events().stream().filter(e -> e.kind() == LR_BACKOFF).findFirst()
                 .orElseThrow();
         assertEquals(20, backoff.before(), 1e-12);
         assertEquals(10, backoff.after(), 1e-12);
@@ -246,8 +254,8 @@ class GuardTest {
             p.net().fit(data.get(i++));
         }
         assertTrue(p.guard().paused());
-        assertEquals("pause", p.events().get(p.events().size() - 1).kind());
-        assertEquals(2, p.events().stream().filter(e -> e.kind().equals("rollback")).count());
+        assertEquals(PAUSE, p.events().get(p.events().size() - 1).kind());
+        assertEquals(2, p.events().stream().filter(e -> e.kind() == ROLLBACK).count());
         assertTrue(Double.isFinite(p.net().params().sumNumber().doubleValue()), "weights are the last good ones");
     }
 

@@ -13,41 +13,19 @@ import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.module.SimpleDeserializers;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import dev.gradsentry.core.ExternalName;
 
 import java.io.IOException;
-import java.util.Arrays;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.stream.Collectors;
 
-/**
- * How an enum constant is spelled outside Java: in REST bodies, configuration values, metric labels, log lines and
- * saved files. Lower case, words joined by {@code -}: {@code FASHION_MLP} is {@code fashion-mlp}, {@code LR_BACKOFF}
- * is {@code lr-backoff}, the spelling SmallRye Config's enum converter reads too. Reading ignores case and takes
- * {@code _} for {@code -}, so files written before this spelling ({@code FASHION_MLP}) still read.
- */
-public final class ExternalName {
+/** Every enum in JSON as {@link ExternalName} spells it: REST bodies, configuration overlays and saved files. */
+public final class EnumJson {
 
-    private ExternalName() {
+    private EnumJson() {
     }
 
-    public static String of(Enum<?> constant) {
-        return constant.name().toLowerCase(Locale.ROOT).replace('_', '-');
-    }
-
-    /** The constant spelled {@code name}, if there is one. */
-    public static <E extends Enum<E>> Optional<E> find(Class<E> type, String name) {
-        String wanted = name.replace('_', '-');
-        return Arrays.stream(type.getEnumConstants()).filter(c -> of(c).equalsIgnoreCase(wanted)).findFirst();
-    }
-
-    /** Every constant's name, in declaration order, for messages that say what is valid. */
-    public static String valid(Class<? extends Enum<?>> type) {
-        return Arrays.stream(type.getEnumConstants()).map(ExternalName::of).collect(Collectors.joining(", "));
-    }
-
-    /** Writes and reads every enum with this spelling; an unknown name is an error that lists the valid ones. */
-    public static Module jackson() {
+    /** Writes and reads every enum with that spelling; an unknown name is an error that lists the valid ones. */
+    public static Module module() {
         SimpleModule module = new SimpleModule("ExternalName");
         module.addSerializer(Enum.class, new Writer());
         module.setDeserializers(new SimpleDeserializers() {
@@ -68,7 +46,7 @@ public final class ExternalName {
 
         @Override
         public void serialize(Enum value, JsonGenerator out, SerializerProvider provider) throws IOException {
-            out.writeString(of(value));
+            out.writeString(ExternalName.of(value));
         }
     }
 
@@ -86,9 +64,9 @@ public final class ExternalName {
                 return (Enum<?>) context.handleUnexpectedToken(type, in);
             }
             String text = in.getText();
-            Optional<Enum<?>> found = find(type, text);
+            Optional<Enum<?>> found = ExternalName.find(type, text);
             if (found.isEmpty()) {
-                throw context.weirdStringException(text, type, "not one of " + valid(type));
+                throw context.weirdStringException(text, type, "not one of " + ExternalName.valid(type));
             }
             return found.get();
         }
