@@ -1,6 +1,5 @@
 package dev.gradsentry.core.intervene;
 
-import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipChange;
 import dev.gradsentry.core.clip.ClipDecision;
@@ -35,13 +34,6 @@ import java.util.logging.Logger;
 import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
 import static dev.gradsentry.core.InterventionKind.CLIP_RELAX;
 import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
-import static dev.gradsentry.core.InterventionKind.LR_BACKOFF;
-import static dev.gradsentry.core.InterventionKind.LR_RESTORE;
-import static dev.gradsentry.core.InterventionKind.PAUSE;
-import static dev.gradsentry.core.InterventionKind.POLICY_CHANGE;
-import static dev.gradsentry.core.InterventionKind.RESUME;
-import static dev.gradsentry.core.InterventionKind.ROLLBACK;
-import static dev.gradsentry.core.InterventionKind.SKIP;
 
 /**
  * The intervention engine: reads each step's measurement before DL4J's update, decides, acts, and audits.
@@ -201,7 +193,7 @@ public final class Guard implements GradientInterceptor {
         recoveries.clear();
         paused = false;
         pauseReason = null;
-        emit(RESUME, reason, Double.NaN, Double.NaN, Double.NaN, null, true, policy, detail);
+        emit(Intervention.resume(at(policy), reason, detail));
     }
 
     /** Queues an action from outside (an alert, a person); it is applied at the next step, in every mode. */
@@ -266,7 +258,7 @@ public final class Guard implements GradientInterceptor {
         ClipPolicy requested = requestedPolicy;
         if (requested != null) {
             requestedPolicy = null;
-            emit(POLICY_CHANGE, requestedReason, Double.NaN, Double.NaN, Double.NaN, null, true, requested);
+            emit(Intervention.policyChange(at(requested), requestedReason));
             policy = requested;
         }
         GuardSettings s = settings;
@@ -376,8 +368,7 @@ public final class Guard implements GradientInterceptor {
             double restored = Math.min(1.0, factor / s.lrBackoffFactor());
             double before = done.learningRate();
             learningRate.set(restored);
-            emit(LR_RESTORE, "healthy-stretch", healthyStreak, before, before / factor * restored, null, true,
-                    policy, null);
+            emit(Intervention.lrRestore(at(policy), healthyStreak, before, before / factor * restored));
             healthyStreak = 0;
         }
     }
@@ -395,7 +386,7 @@ public final class Guard implements GradientInterceptor {
                     + LostSteps.SKIP_SPAN + " had to be skipped (the last for " + reason + ")");
             return;
         }
-        emit(SKIP, reason, measured, Double.NaN, Double.NaN, layer, act, policy, null);
+        emit(Intervention.skip(at(policy), reason, measured, layer, act));
         lastActed = step;
         if (act) {
             edit.skip();
@@ -406,7 +397,7 @@ public final class Guard implements GradientInterceptor {
 
     private void rollback(GradientEdit edit, String reason, double measured, boolean act, String detail) {
         GuardSettings s = settings;
-        emit(ROLLBACK, reason, measured, Double.NaN, Double.NaN, null, act, policy, detail);
+        emit(Intervention.rollback(at(policy), reason, measured, act, detail));
         lastActed = step;
         if (!act) {
             return;
@@ -435,9 +426,9 @@ public final class Guard implements GradientInterceptor {
         double factor = Double.isNaN(pendingLearningRateFactor) ? learningRate.factor() : pendingLearningRateFactor;
         double before = learningRateInForce / learningRate.factor() * factor;
         pendingLearningRateFactor = factor * settings.lrBackoffFactor();
-        emit(LR_BACKOFF, reason, measured, before, before * settings.lrBackoffFactor(), null, true, policy,
+        emit(Intervention.lrBackoff(at(policy), reason, measured, before, before * settings.lrBackoffFactor(),
                 detail == null ? String.format(Locale.ROOT, "every layer's learning rate (or schedule) at %.4g of "
-                        + "its configured value", pendingLearningRateFactor) : detail);
+                        + "its configured value", pendingLearningRateFactor) : detail));
     }
 
     private void pauseIfTooManyLost() {
@@ -451,7 +442,7 @@ public final class Guard implements GradientInterceptor {
     private void pause(String reason, double measured, String detail) {
         paused = true;
         pauseReason = reason + (detail == null ? "" : ": " + detail);
-        emit(PAUSE, reason, measured, Double.NaN, Double.NaN, null, true, policy, detail);
+        emit(Intervention.pause(at(policy), reason, measured, detail));
     }
 
     /** Applies queued external requests; true when one of them undid this step (a rollback). */
@@ -472,26 +463,26 @@ public final class Guard implements GradientInterceptor {
                     policy.onSkippedStep(new Signal(false, true, Double.NaN, null, false));
                     ClipChange change = policy.lastChange();
                     if (change != null) {
-                        emit(change.kind(), r.reason(), Double.NaN, change.before(), change.after(), change.layer(),
-                                true, policy, join(r.detail(), change.detail()));
+                        emit(Intervention.clipChange(at(policy), change, r.reason(), Double.NaN, true,
+                                join(r.detail(), change.detail())));
                     } else {
-                        emit(CLIP_ENABLE, r.reason(), Double.NaN, Double.NaN, Double.NaN, null, false, policy,
-                                r.detail() + "; policy " + policy.name() + " has no clipping state to switch on");
+                        emit(Intervention.notApplied(at(policy), CLIP_ENABLE, r.reason(), r.detail() + "; policy "
+                                + policy.name() + " has no clipping state to switch on"));
                     }
                 }
                 case TIGHTEN_CLIPPING -> {
                     clippingRequested = true;
                     double before = thresholdScale;
                     thresholdScale = Math.max(MIN_THRESHOLD_SCALE, before * 0.5);
-                    emit(CLIP_TIGHTEN, r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
-                            r.detail() + "; thresholds scaled by " + thresholdScale);
+                    emit(Intervention.thresholdScale(at(policy), CLIP_TIGHTEN, r.reason(), before, thresholdScale,
+                            r.detail() + "; thresholds scaled by " + thresholdScale));
                 }
                 case RELAX_CLIPPING -> {
                     double before = thresholdScale;
                     thresholdScale = Math.min(1.0, before * 2);
                     clippingRequested = thresholdScale < 1.0;
-                    emit(CLIP_RELAX, r.reason(), Double.NaN, before, thresholdScale, "all", true, policy,
-                            r.detail() + "; thresholds scaled by " + thresholdScale);
+                    emit(Intervention.thresholdScale(at(policy), CLIP_RELAX, r.reason(), before, thresholdScale,
+                            r.detail() + "; thresholds scaled by " + thresholdScale));
                 }
                 case PAUSE -> pause(r.reason(), Double.NaN, r.detail());
             }
@@ -507,8 +498,7 @@ public final class Guard implements GradientInterceptor {
     private void audit(ClipChange change, boolean act, double measured) {
         if (change != null) {
             lastActed = step;
-            emit(change.kind(), change.reason(), measured, change.before(), change.after(), change.layer(), act,
-                    policy, change.detail());
+            emit(Intervention.clipChange(at(policy), change, change.reason(), measured, act, change.detail()));
         }
     }
 
@@ -516,15 +506,12 @@ public final class Guard implements GradientInterceptor {
         return a == null ? b : b == null ? a : a + "; " + b;
     }
 
-    private void emit(InterventionKind kind, String reason, double measured, double before, double after,
-                      String layer, boolean applied, ClipPolicy p) {
-        emit(kind, reason, measured, before, after, layer, applied, p, null);
+    /** Now, this run and step, under policy {@code p}. */
+    private Intervention.Context at(ClipPolicy p) {
+        return new Intervention.Context(clock.instant(), run, step, p.name(), p.settings());
     }
 
-    private void emit(InterventionKind kind, String reason, double measured, double before, double after,
-                      String layer, boolean applied, ClipPolicy p, String detail) {
-        Intervention i = new Intervention(clock.instant(), run, step, kind, reason, measured, before, after, layer,
-                applied, p.name(), p.settings(), detail);
+    private void emit(Intervention i) {
         for (InterventionListener l : listeners) {
             l.onIntervention(i);
         }

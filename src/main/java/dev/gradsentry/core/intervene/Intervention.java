@@ -1,12 +1,14 @@
 package dev.gradsentry.core.intervene;
 
 import dev.gradsentry.core.InterventionKind;
+import dev.gradsentry.core.clip.ClipChange;
 
 import java.time.Instant;
 import java.util.Map;
 
 /**
- * One audited action of the guard (or of a person or an alert through the guard).
+ * One audited action of the guard (or of a person or an alert through the guard). Built with the factory method of
+ * its kind, which fills what does not apply with NaN or null.
  *
  * @param time          when it happened
  * @param run           the run's id
@@ -28,5 +30,71 @@ public record Intervention(Instant time, String run, long step, InterventionKind
                            Map<String, Double> settings, String detail) {
     public Intervention {
         settings = Map.copyOf(settings);
+    }
+
+    /**
+     * What every intervention of one step shares: when, which run and step, and the clipping policy in force.
+     *
+     * @param policy   the policy's name
+     * @param settings its settings
+     */
+    public record Context(Instant time, String run, long step, String policy, Map<String, Double> settings) {
+    }
+
+    private static Intervention of(Context c, InterventionKind kind, String reason, double measured, double before,
+                                   double after, String layer, boolean applied, String detail) {
+        return new Intervention(c.time(), c.run(), c.step(), kind, reason, measured, before, after, layer, applied,
+                c.policy(), c.settings(), detail);
+    }
+
+    /** The step's update was dropped; {@code layer} is where the trouble was, or null. */
+    public static Intervention skip(Context c, String reason, double measured, String layer, boolean applied) {
+        return of(c, InterventionKind.SKIP, reason, measured, Double.NaN, Double.NaN, layer, applied, null);
+    }
+
+    public static Intervention rollback(Context c, String reason, double measured, boolean applied, String detail) {
+        return of(c, InterventionKind.ROLLBACK, reason, measured, Double.NaN, Double.NaN, null, applied, detail);
+    }
+
+    /** The learning rate went from {@code before} to {@code after}; always applied, in every mode. */
+    public static Intervention lrBackoff(Context c, String reason, double measured, double before, double after,
+                                         String detail) {
+        return of(c, InterventionKind.LR_BACKOFF, reason, measured, before, after, null, true, detail);
+    }
+
+    /** After {@code healthySteps} healthy steps the learning rate went from {@code before} back up to {@code after}. */
+    public static Intervention lrRestore(Context c, double healthySteps, double before, double after) {
+        return of(c, InterventionKind.LR_RESTORE, "healthy-stretch", healthySteps, before, after, null, true, null);
+    }
+
+    /** The clipping policy changed its state ({@code change}); {@code reason} and {@code detail} say why. */
+    public static Intervention clipChange(Context c, ClipChange change, String reason, double measured,
+                                          boolean applied, String detail) {
+        return of(c, change.kind(), reason, measured, change.before(), change.after(), change.layer(), applied,
+                detail);
+    }
+
+    /** A request scaled every clipping threshold from {@code before} to {@code after} ({@code CLIP_TIGHTEN}, ...). */
+    public static Intervention thresholdScale(Context c, InterventionKind kind, String reason, double before,
+                                              double after, String detail) {
+        return of(c, kind, reason, Double.NaN, before, after, "all", true, detail);
+    }
+
+    /** A request the guard could not carry out (a policy with no clipping to switch on): recorded, not applied. */
+    public static Intervention notApplied(Context c, InterventionKind kind, String reason, String detail) {
+        return of(c, kind, reason, Double.NaN, Double.NaN, Double.NaN, null, false, detail);
+    }
+
+    public static Intervention pause(Context c, String reason, double measured, String detail) {
+        return of(c, InterventionKind.PAUSE, reason, measured, Double.NaN, Double.NaN, null, true, detail);
+    }
+
+    public static Intervention resume(Context c, String reason, String detail) {
+        return of(c, InterventionKind.RESUME, reason, Double.NaN, Double.NaN, Double.NaN, null, true, detail);
+    }
+
+    /** The clipping policy was replaced; {@code c} names the new one. */
+    public static Intervention policyChange(Context c, String reason) {
+        return of(c, InterventionKind.POLICY_CHANGE, reason, Double.NaN, Double.NaN, Double.NaN, null, true, null);
     }
 }
