@@ -1,7 +1,6 @@
 package dev.gradsentry.api;
 
 import dev.gradsentry.config.GradSentryConfig;
-import dev.gradsentry.metrics.TrainingMetrics;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunSettings;

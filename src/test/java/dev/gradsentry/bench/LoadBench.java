@@ -1,10 +1,10 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.api.TrainingMetrics;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.probe.GradientProbe;
-import dev.gradsentry.metrics.TrainingMetrics;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.WorkloadKind;
 import io.micrometer.prometheus.PrometheusConfig;

@@ -1,7 +1,7 @@
 package dev.gradsentry.bench;
 
+import dev.gradsentry.api.TrainingMetrics;
 import dev.gradsentry.core.probe.GradientProbe;
-import dev.gradsentry.metrics.TrainingMetrics;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.TrainingSetup;

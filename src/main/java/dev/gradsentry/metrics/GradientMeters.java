@@ -1,104 +1,69 @@
 package dev.gradsentry.metrics;
 
-import dev.gradsentry.core.intervene.Guard;
-import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
+import dev.gradsentry.core.probe.StepObserver;
 import dev.gradsentry.core.probe.StepStats;
-import dev.gradsentry.training.Evaluation;
-import dev.gradsentry.core.ExternalName;
-import dev.gradsentry.training.RunSpec;
-import dev.gradsentry.training.RunState;
-import dev.gradsentry.training.RunTelemetry;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.ToDoubleFunction;
 
 /**
- * Names and publishes every GradSentry meter. Gauges read, at scrape time, the latest {@link StepStats} this binder
- * holds; the training thread only swaps that reference, so a scrape never waits for a step and a step never waits
- * for a scrape.
+ * The meters of each step's gradient: per layer and parameter, global, the loss and learning rate, and counts of
+ * steps. Gauges read, at scrape time, the latest {@link StepStats} this binder holds; the training thread only swaps
+ * that reference, so a scrape never waits for a step and a step never waits for a scrape.
  *
- * <p>Labels are bounded: {@code layer} and {@code param} come from the network's structure, {@code state} and
- * {@code metric} from fixed sets. The current run's identity appears only in {@code gradsentry_run_info}, one series
- * at a time.
+ * <p>Labels are bounded: {@code layer} and {@code param} come from the network's structure.
  */
-public final class TrainingMetrics implements MeterBinder, RunTelemetry {
+public final class GradientMeters implements MeterBinder, StepObserver {
 
-    static final String LAYER_NORM = "gradsentry.layer.gradient.norm";
-    static final String PARAM_NORM = "gradsentry.param.gradient.norm";
-    static final String LAYER_MAX_ABS = "gradsentry.layer.gradient.max.abs";
-    static final String LAYER_NONFINITE = "gradsentry.layer.gradient.nonfinite";
-    static final String LAYER_UPDATE_RATIO = "gradsentry.layer.update.ratio";
-    static final String GLOBAL_NORM = "gradsentry.global.gradient.norm";
-    static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.step.gradient.norm";
-    static final String LOSS = "gradsentry.loss";
-    static final String LEARNING_RATE = "gradsentry.learning.rate";
-    static final String STEPS = "gradsentry.steps";
-    static final String NONFINITE_STEPS = "gradsentry.nonfinite.steps";
-    static final String STEP_TIME = "gradsentry.step";
-    static final String RUN_INFO = "gradsentry.run.info";
-    static final String RUN_STATE = "gradsentry.run.state";
-    static final String RUN_STEP = "gradsentry.run.step";
-    static final String RUN_EPOCH = "gradsentry.run.epoch";
-    static final String EVALUATION = "gradsentry.evaluation.metric";
+    public static final String LAYER_NORM = "gradsentry.layer.gradient.norm";
+    public static final String PARAM_NORM = "gradsentry.param.gradient.norm";
+    public static final String LAYER_MAX_ABS = "gradsentry.layer.gradient.max.abs";
+    public static final String LAYER_NONFINITE = "gradsentry.layer.gradient.nonfinite";
+    public static final String LAYER_UPDATE_RATIO = "gradsentry.layer.update.ratio";
+    public static final String GLOBAL_NORM = "gradsentry.global.gradient.norm";
+    public static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.step.gradient.norm";
+    public static final String LOSS = "gradsentry.loss";
+    public static final String LEARNING_RATE = "gradsentry.learning.rate";
+    public static final String STEPS = "gradsentry.steps";
+    public static final String NONFINITE_STEPS = "gradsentry.nonfinite.steps";
 
     /** Log-spaced from 1e-4 to 1e6: gradient norms span many orders of magnitude, most of all when they explode. */
     private static final double[] NORM_BUCKETS = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 1e3, 1e4, 1e6};
 
     private final Tags extraTags;
-    private final GuardMetrics guardMetrics;
     private volatile StepStats latest;
     private volatile LayerIndex layerIndex = LayerIndex.EMPTY;
     /** The probe samples update ratios on some steps only; the gauge shows the latest sample per layer. */
     private volatile double[] updateRatios = new double[0];
-    private volatile RunState state;
-    private final Map<String, Double> evaluations = new ConcurrentHashMap<>();
     private final List<Meter.Id> layerMeters = new ArrayList<>();
-    private Meter.Id runInfo;
     private MeterRegistry registry;
     private Counter steps;
     private Counter nonFiniteSteps;
-    private Timer stepTimer;
     private DistributionSummary normHistogram;
 
-    public TrainingMetrics() {
-        this(Tags.empty());
-    }
-
     /** @param extraTags added to every meter, e.g. a deployment label */
-    public TrainingMetrics(Tags extraTags) {
+    public GradientMeters(Tags extraTags) {
         this.extraTags = extraTags;
-        this.guardMetrics = new GuardMetrics(extraTags);
     }
 
     @Override
     public void bindTo(MeterRegistry registry) {
         this.registry = registry;
-        guardMetrics.bindTo(registry);
         steps = Counter.builder(STEPS).tags(extraTags)
                 .description("Training steps (DL4J iterations) completed").register(registry);
         nonFiniteSteps = Counter.builder(NONFINITE_STEPS).tags(extraTags)
                 .description("Steps whose loss or gradient held a NaN or infinite value").register(registry);
-        stepTimer = Timer.builder(STEP_TIME).tags(extraTags)
-                .description("Wall time of one training step: forward, backward, probe and update")
-                .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
-                        Duration.ofMillis(10), Duration.ofMillis(20), Duration.ofMillis(50), Duration.ofMillis(100),
-                        Duration.ofMillis(200), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5))
-                .register(registry);
         normHistogram = DistributionSummary.builder(GLOBAL_NORM_HISTOGRAM).tags(extraTags)
                 .description("Distribution of the per-step global L2 norm of the batch-averaged gradient")
                 .serviceLevelObjectives(NORM_BUCKETS).register(registry);
@@ -106,21 +71,6 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
                 StepStats::globalNorm);
         stepGauge(LOSS, "Minibatch loss of the last training step", StepStats::loss);
         stepGauge(LEARNING_RATE, "Learning rate of the last training step", StepStats::learningRate);
-        Gauge.builder(RUN_STEP, this, m -> m.latest == null ? Double.NaN : m.latest.iteration() + 1).tags(extraTags)
-                .description("Steps completed by the current run").register(registry);
-        Gauge.builder(RUN_EPOCH, this, m -> m.latest == null ? Double.NaN : m.latest.epoch()).tags(extraTags)
-                .description("Epochs completed by the current run").register(registry);
-        for (RunState s : RunState.values()) {
-            Gauge.builder(RUN_STATE, this, m -> m.state == s ? 1 : 0)
-                    .tags(extraTags).tag("state", ExternalName.of(s))
-                    .description("1 for the state the current run is in, 0 for the others").register(registry);
-        }
-        for (String metric : List.of("accuracy", "mse")) {
-            Gauge.builder(EVALUATION, this, m -> m.evaluations.getOrDefault(metric, Double.NaN))
-                    .tags(extraTags).tag("metric", metric)
-                    .description("Latest held-out evaluation: accuracy (0..1, higher is better) or mse (lower is better)")
-                    .register(registry);
-        }
     }
 
     private void stepGauge(String name, String description, ToDoubleFunction<StepStats> value) {
@@ -128,25 +78,10 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
                 .tags(extraTags).description(description).register(registry);
     }
 
-    @Override
-    public synchronized void runStarted(String runId, RunSpec spec) {
+    /** A new run: no step of it yet. */
+    public void runStarted() {
         latest = null;
         Arrays.fill(updateRatios, Double.NaN);
-        evaluations.clear();
-        state = RunState.RUNNING;
-        if (registry == null) {
-            return;
-        }
-        if (runInfo != null) {
-            registry.remove(runInfo);
-        }
-        runInfo = Gauge.builder(RUN_INFO, () -> 1).tags(extraTags)
-                .tag("run", runId)
-                .tag("workload", spec.workload().id())
-                .tag("optimizer", ExternalName.of(spec.optimizer()))
-                .tag("cell", spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none")
-                .description("Identity of the current run; always 1")
-                .register(registry).getId();
     }
 
     @Override
@@ -162,7 +97,6 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
             }
         }
         latest = step;
-        guardMetrics.onStep(step);
         if (registry == null) {
             return;
         }
@@ -173,38 +107,6 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
         if (Double.isFinite(step.globalNorm())) {
             normHistogram.record(step.globalNorm());
         }
-    }
-
-    @Override
-    public void guardAttached(Guard guard) {
-        guardMetrics.guardAttached(guard);
-    }
-
-    @Override
-    public void onIntervention(Intervention intervention) {
-        guardMetrics.onIntervention(intervention);
-    }
-
-    @Override
-    public void stepTimed(long nanos) {
-        if (stepTimer != null) {
-            stepTimer.record(Duration.ofNanos(nanos));
-        }
-    }
-
-    @Override
-    public void evaluated(Evaluation evaluation) {
-        evaluations.put(evaluation.metric(), evaluation.value());
-    }
-
-    @Override
-    public void runEnded(String runId, RunState end) {
-        state = end;
-    }
-
-    @Override
-    public void runResumed(String runId) {
-        state = RunState.RUNNING;
     }
 
     /** The per-layer gauges follow the network's structure: a run with other layers replaces them. */

@@ -1,8 +1,10 @@
-package dev.gradsentry.metrics;
+package dev.gradsentry.api;
 
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
 import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.metrics.GradientMeters;
+import dev.gradsentry.metrics.RunMeters;
 import dev.gradsentry.training.Evaluation;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.RunState;
@@ -67,17 +69,17 @@ class TrainingMetricsTest {
     @Test
     void gaugesReadTheLatestStep() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
-        assertTrue(Double.isNaN(gauge(TrainingMetrics.LOSS)));
+        assertTrue(Double.isNaN(gauge(GradientMeters.LOSS)));
         metrics.onStep(step(0, 2.5, "0_dense", "1_output"));
         metrics.onStep(step(1, 1.25, "0_dense", "1_output"));
-        assertEquals(1.25, gauge(TrainingMetrics.LOSS));
-        assertEquals(2.0, gauge(TrainingMetrics.RUN_STEP));
-        assertEquals(2.5, gauge(TrainingMetrics.LAYER_NORM, "layer", "1_output"));
-        assertEquals(2.5 * 0.8, gauge(TrainingMetrics.PARAM_NORM, "layer", "1_output", "param", "W"));
-        assertEquals(0.002, gauge(TrainingMetrics.LAYER_UPDATE_RATIO, "layer", "1_output"));
-        assertEquals(Math.sqrt(1.5 * 1.5 + 2.5 * 2.5), gauge(TrainingMetrics.GLOBAL_NORM), 1e-12);
-        assertEquals(2.0, registry.get(TrainingMetrics.STEPS).counter().count());
-        assertEquals(2, registry.get(TrainingMetrics.GLOBAL_NORM_HISTOGRAM).summary().count());
+        assertEquals(1.25, gauge(GradientMeters.LOSS));
+        assertEquals(2.0, gauge(RunMeters.RUN_STEP));
+        assertEquals(2.5, gauge(GradientMeters.LAYER_NORM, "layer", "1_output"));
+        assertEquals(2.5 * 0.8, gauge(GradientMeters.PARAM_NORM, "layer", "1_output", "param", "W"));
+        assertEquals(0.002, gauge(GradientMeters.LAYER_UPDATE_RATIO, "layer", "1_output"));
+        assertEquals(Math.sqrt(1.5 * 1.5 + 2.5 * 2.5), gauge(GradientMeters.GLOBAL_NORM), 1e-12);
+        assertEquals(2.0, registry.get(GradientMeters.STEPS).counter().count());
+        assertEquals(2, registry.get(GradientMeters.GLOBAL_NORM_HISTOGRAM).summary().count());
     }
 
     @Test
@@ -87,8 +89,8 @@ class TrainingMetricsTest {
         StepStats bad = new StepStats(1, 0, 32, Double.NaN, 0.1, Double.NaN, Double.NaN, 3, ok.layers());
         metrics.onStep(ok);
         metrics.onStep(bad);
-        assertEquals(1.0, registry.get(TrainingMetrics.NONFINITE_STEPS).counter().count());
-        assertEquals(1, registry.get(TrainingMetrics.GLOBAL_NORM_HISTOGRAM).summary().count());
+        assertEquals(1.0, registry.get(GradientMeters.NONFINITE_STEPS).counter().count());
+        assertEquals(1, registry.get(GradientMeters.GLOBAL_NORM_HISTOGRAM).summary().count());
     }
 
     @Test
@@ -97,23 +99,23 @@ class TrainingMetricsTest {
         metrics.onStep(step(0, 1.0, "0_dense", "1_dense", "2_output"));
         metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.FASHION_RNN));
         metrics.onStep(step(0, 1.0, "0_lstm", "1_output"));
-        assertNull(registry.find(TrainingMetrics.LAYER_NORM).tag("layer", "0_dense").gauge());
-        assertNull(registry.find(TrainingMetrics.PARAM_NORM).tag("layer", "2_output").gauge());
-        assertNotNull(registry.find(TrainingMetrics.LAYER_NORM).tag("layer", "0_lstm").gauge());
-        assertEquals(2, registry.find(TrainingMetrics.LAYER_NORM).gauges().size());
-        assertEquals(4, registry.find(TrainingMetrics.PARAM_NORM).gauges().size());
+        assertNull(registry.find(GradientMeters.LAYER_NORM).tag("layer", "0_dense").gauge());
+        assertNull(registry.find(GradientMeters.PARAM_NORM).tag("layer", "2_output").gauge());
+        assertNotNull(registry.find(GradientMeters.LAYER_NORM).tag("layer", "0_lstm").gauge());
+        assertEquals(2, registry.find(GradientMeters.LAYER_NORM).gauges().size());
+        assertEquals(4, registry.find(GradientMeters.PARAM_NORM).gauges().size());
     }
 
     @Test
     void runIdentityIsOneInfoSeriesAtATime() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.ADDING));
-        var infos = registry.find(TrainingMetrics.RUN_INFO).gauges();
+        var infos = registry.find(RunMeters.RUN_INFO).gauges();
         assertEquals(1, infos.size());
         assertEquals("r2", infos.iterator().next().getId().getTag("run"));
         assertEquals("adding", infos.iterator().next().getId().getTag("workload"));
         for (Meter m : registry.getMeters()) {
-            if (!m.getId().getName().equals(TrainingMetrics.RUN_INFO)) {
+            if (!m.getId().getName().equals(RunMeters.RUN_INFO)) {
                 assertNull(m.getId().getTag("run"), m.getId().getName() + " must not carry the run id");
             }
         }
@@ -122,13 +124,13 @@ class TrainingMetricsTest {
     @Test
     void runStateIsOneHotAndEvaluationsArePerMetric() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
-        assertEquals(1.0, gauge(TrainingMetrics.RUN_STATE, "state", "running"));
+        assertEquals(1.0, gauge(RunMeters.RUN_STATE, "state", "running"));
         metrics.evaluated(new Evaluation("accuracy", 0.75, 100));
         metrics.runEnded("r1", RunState.FINISHED);
-        assertEquals(0.0, gauge(TrainingMetrics.RUN_STATE, "state", "running"));
-        assertEquals(1.0, gauge(TrainingMetrics.RUN_STATE, "state", "finished"));
-        assertEquals(0.75, gauge(TrainingMetrics.EVALUATION, "metric", "accuracy"));
-        assertTrue(Double.isNaN(gauge(TrainingMetrics.EVALUATION, "metric", "mse")));
+        assertEquals(0.0, gauge(RunMeters.RUN_STATE, "state", "running"));
+        assertEquals(1.0, gauge(RunMeters.RUN_STATE, "state", "finished"));
+        assertEquals(0.75, gauge(RunMeters.EVALUATION, "metric", "accuracy"));
+        assertTrue(Double.isNaN(gauge(RunMeters.EVALUATION, "metric", "mse")));
         assertFalse(registry.getMeters().isEmpty());
     }
 }

@@ -3,7 +3,9 @@ package dev.gradsentry.metrics;
 import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.Intervention;
+import dev.gradsentry.core.intervene.InterventionListener;
 import dev.gradsentry.core.probe.LayerStats;
+import dev.gradsentry.core.probe.StepObserver;
 import dev.gradsentry.core.probe.StepStats;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -18,14 +20,14 @@ import java.util.List;
 
 /**
  * The guard's meters: interventions by kind and reason, the clipping threshold in force per layer, and how often
- * clipping actually changed a step. Part of {@link TrainingMetrics}, which forwards steps and interventions to it.
+ * clipping actually changed a step.
  */
-final class GuardMetrics implements MeterBinder {
+public final class GuardMeters implements MeterBinder, StepObserver, InterventionListener {
 
-    static final String INTERVENTIONS = "gradsentry.interventions";
-    static final String CLIP_THRESHOLD = "gradsentry.clip.threshold";
-    static final String CLIP_ACTIVE = "gradsentry.clip.active.ratio";
-    static final String CLIP_SCALE = "gradsentry.clip.threshold.scale";
+    public static final String INTERVENTIONS = "gradsentry.interventions";
+    public static final String CLIP_THRESHOLD = "gradsentry.clip.threshold";
+    public static final String CLIP_ACTIVE = "gradsentry.clip.active.ratio";
+    public static final String CLIP_SCALE = "gradsentry.clip.threshold.scale";
     /** Steps over which the clipping-active fraction is computed. */
     static final int ACTIVE_WINDOW = 100;
 
@@ -38,7 +40,8 @@ final class GuardMetrics implements MeterBinder {
     private int seen;
     private volatile double activeRatio = Double.NaN;
 
-    GuardMetrics(Tags extraTags) {
+    /** @param extraTags added to every meter, e.g. a deployment label */
+    public GuardMeters(Tags extraTags) {
         this.extraTags = extraTags;
     }
 
@@ -54,7 +57,8 @@ final class GuardMetrics implements MeterBinder {
                 .register(registry);
     }
 
-    void guardAttached(Guard g) {
+    /** The guard now protecting the run; its thresholds and clipping state are read from it. */
+    public void guardAttached(Guard g) {
         guard = g;
         synchronized (clipped) {
             Arrays.fill(clipped, false);
@@ -63,7 +67,8 @@ final class GuardMetrics implements MeterBinder {
         }
     }
 
-    void onIntervention(Intervention i) {
+    @Override
+    public void onIntervention(Intervention i) {
         if (registry != null) {
             Counter.builder(INTERVENTIONS).tags(extraTags)
                     .tag("kind", ExternalName.of(i.kind())).tag("reason", i.reason()).tag("applied", String.valueOf(i.applied()))
@@ -72,7 +77,8 @@ final class GuardMetrics implements MeterBinder {
         }
     }
 
-    void onStep(StepStats step) {
+    @Override
+    public void onStep(StepStats step) {
         Guard g = guard;
         if (g == null) {
             return;
