@@ -481,10 +481,4 @@ public final class AdaptiveClip implements ClipPolicy {
         lastStep = null;
         lastChange = null;
     }
-
-    @Override
-    public ClipPolicy copy() {
-        return new AdaptiveClip(percentile, window, tightenFactor, floorFraction, cooldown, relaxAfter,
-                updateRatioCap, updateRatioTrigger);
-    }
 }

@@ -51,11 +51,6 @@ public final class Agc implements ClipPolicy {
     }
 
     @Override
-    public ClipPolicy copy() {
-        return new Agc(lambda, eps);
-    }
-
-    @Override
     public String toString() {
         return NAME + settings();
     }

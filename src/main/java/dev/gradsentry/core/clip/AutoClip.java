@@ -146,11 +146,6 @@ public final class AutoClip implements ClipPolicy {
     }
 
     @Override
-    public ClipPolicy copy() {
-        return new AutoClip(percentile, window);
-    }
-
-    @Override
     public String toString() {
         return NAME + settings();
     }

@@ -12,7 +12,8 @@ import java.util.Map;
  * <p>Lifecycle: the guard calls {@link #decide} once per step, after the probe measured the gradient and before
  * DL4J's updater runs, with the step's statistics (finite: steps with NaN or infinite values are skipped and never
  * reach a policy) and the detectors' {@link Signal}. A policy keeps its own history (percentiles, moving averages)
- * and updates it inside {@code decide}. {@link #copy()} returns a policy with the same settings and fresh history.
+ * and updates it inside {@code decide}. {@link ClipPolicies#create} with a policy's {@link #name()} and
+ * {@link #settings()} builds one with the same settings and fresh history.
  * Policies are not thread-safe; the guard calls them from the training thread only.
  */
 public interface ClipPolicy {
@@ -31,9 +32,6 @@ public interface ClipPolicy {
     /** Every setting with its value, for the policy API and the audit log's provenance. */
     Map<String, Double> settings();
 
-    /** A policy with the same settings and fresh history. */
-    ClipPolicy copy();
-
     /**
      * Called instead of {@link #decide} for a step the guard skips because it held NaN or infinite values; a policy
      * that reacts to trouble (adaptive) arms itself here.
@@ -48,8 +46,8 @@ public interface ClipPolicy {
 
     /**
      * The history the policy learned (percentile windows, moving averages, current thresholds) as named numbers, for
-     * a checkpoint; a policy without history returns an empty map. {@link #restoreState} on a {@link #copy()} of the
-     * policy gives a policy that decides exactly as this one would.
+     * a checkpoint; a policy without history returns an empty map. {@link #restoreState} on a policy built with the
+     * same name and settings gives a policy that decides exactly as this one would.
      */
     default SavedState saveState() {
         return SavedState.empty();

@@ -133,11 +133,6 @@ public final class FixedClip implements ClipPolicy {
     }
 
     @Override
-    public ClipPolicy copy() {
-        return new FixedClip(kind, threshold);
-    }
-
-    @Override
     public String toString() {
         return name() + settings();
     }

@@ -26,11 +26,6 @@ public final class NoClip implements ClipPolicy {
     }
 
     @Override
-    public ClipPolicy copy() {
-        return new NoClip();
-    }
-
-    @Override
     public String toString() {
         return NAME;
     }

@@ -111,11 +111,6 @@ public final class ZClip implements ClipPolicy {
     }
 
     @Override
-    public ClipPolicy copy() {
-        return new ZClip(alpha, zThreshold, warmup);
-    }
-
-    @Override
     public String toString() {
         return NAME + settings();
     }

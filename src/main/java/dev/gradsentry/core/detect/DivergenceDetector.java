@@ -27,9 +27,9 @@ public final class DivergenceDetector {
     private double first = Double.NaN;
 
     /**
-     * @param factor   how many times the window mean counts as diverging (default 3)
-     * @param patience consecutive steps above it before the verdict (default 3)
-     * @param window   healthy losses remembered (default 50)
+     * @param factor   how many times the window mean counts as diverging
+     * @param patience consecutive steps above it before the verdict
+     * @param window   healthy losses remembered
      */
     public DivergenceDetector(double factor, int patience, int window) {
         if (!(factor > 1) || patience < 1 || window < 1) {
@@ -41,8 +41,9 @@ public final class DivergenceDetector {
         this.window = new double[window];
     }
 
-    public static DivergenceDetector defaults() {
-        return new DivergenceDetector(3.0, 3, 50);
+    /** The guard's detector: it remembers 50 healthy losses. */
+    public DivergenceDetector(double factor, int patience) {
+        this(factor, patience, 50);
     }
 
     /** Whether the run is diverging as of this (finite) loss. */

@@ -41,10 +41,10 @@ public final class SpikeDetector {
     private int consecutive;
 
     /**
-     * @param zThreshold z-score of the log norm above which a step is a spike (default 4)
-     * @param minRatio   a spike must also exceed the moving geometric mean by this factor (default 2)
-     * @param warmup     steps before z-scores are used (default 20)
-     * @param alpha      EMA decay of the statistics (default 0.95)
+     * @param zThreshold z-score of the log norm above which a step is a spike
+     * @param minRatio   a spike must also exceed the moving geometric mean by this factor
+     * @param warmup     steps before z-scores are used
+     * @param alpha      EMA decay of the statistics
      */
     public SpikeDetector(double zThreshold, double minRatio, int warmup, double alpha) {
         if (!(zThreshold > 0) || !(minRatio >= 1) || warmup < 2 || !(alpha > 0 && alpha < 1)) {
@@ -57,8 +57,9 @@ public final class SpikeDetector {
         this.alpha = alpha;
     }
 
-    public static SpikeDetector defaults() {
-        return new SpikeDetector(4.0, 2.0, 20, 0.95);
+    /** The guard's detector: a spike exceeds the moving geometric mean twice over, statistics decay by 0.95. */
+    public SpikeDetector(double zThreshold, int warmup) {
+        this(zThreshold, 2.0, warmup, 0.95);
     }
 
     /** The verdict for one finite step: the largest score and where it was. Updates the statistics unless spiking. */

@@ -121,8 +121,8 @@ public final class Guard implements GradientInterceptor {
         this.policy = policy;
         this.settings = settings;
         this.clock = clock;
-        this.spikes = new SpikeDetector(settings.spikeZ(), 2.0, settings.spikeWarmup(), 0.95);
-        this.divergence = new DivergenceDetector(settings.divergenceFactor(), settings.divergencePatience(), 50);
+        this.spikes = new SpikeDetector(settings.spikeZ(), settings.spikeWarmup());
+        this.divergence = new DivergenceDetector(settings.divergenceFactor(), settings.divergencePatience());
         this.learningRate = new LearningRateScale(model);
         this.progress = new LossProgress(ChanceLoss.of(model));
         this.lastGood = NetworkState.capture(model);

@@ -57,7 +57,6 @@ public final class GradientProbe extends BaseTrainingListener {
     private int updateRatioEvery = DEFAULT_UPDATE_RATIO_EVERY;
     private GradientInterceptor interceptor;
     private GradientEdit pendingEdit;
-    private final java.util.Map<Long, Double> injections = new java.util.HashMap<>();
 
     private GradientProbe(Model model, List<ProbedLayer> layers) {
         this.model = model;
@@ -120,10 +119,6 @@ public final class GradientProbe extends BaseTrainingListener {
         return this;
     }
 
-    public void removeObserver(StepObserver observer) {
-        observers.remove(observer);
-    }
-
     /**
      * Computes the update/parameter ratio on every {@code n}th step (iteration divisible by n); 1 computes it on
      * every step, 0 never.
@@ -142,15 +137,6 @@ public final class GradientProbe extends BaseTrainingListener {
         return this;
     }
 
-    /**
-     * Test hook: multiplies the raw gradient of the step with DL4J iteration {@code iteration} by {@code factor}
-     * before anything measures it. {@code Double.NaN} turns every gradient value into NaN; 1e3 makes a spike.
-     */
-    public GradientProbe injectAt(long iteration, double factor) {
-        injections.put(iteration, factor);
-        return this;
-    }
-
     /** Display names of the probed (trainable) layers, in parameter order. */
     public List<String> layerNames() {
         return layers.stream().map(ProbedLayer::name).toList();
@@ -163,15 +149,6 @@ public final class GradientProbe extends BaseTrainingListener {
 
     @Override
     public void onGradientCalculation(Model m) {
-        Double injected = injections.isEmpty() ? null : injections.remove((long) NetworkState.iterationCount(m));
-        if (injected != null) {
-            // ND4J's scalar multiply does not propagate a NaN factor, so NaN is written, not multiplied in
-            if (Double.isNaN(injected)) {
-                m.getGradientsViewArray().assign(Double.NaN);
-            } else {
-                m.getGradientsViewArray().muli(injected);
-            }
-        }
         Map<String, INDArray> gradients = m.gradient().gradientForVariable();
         boolean direct = gradientMemory.load(m.getGradientsViewArray());
         // A guard bounds each layer's update relative to its parameters, so it needs their norms before the update.

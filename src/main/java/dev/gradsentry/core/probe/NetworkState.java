@@ -46,12 +46,6 @@ public record NetworkState(INDArray params, INDArray updaterState, int nextItera
         setIterationCount(model, nextIteration - 1);
     }
 
-    /** Writes this state back into a network that is not inside a step. */
-    public void restore(Model model) {
-        restoreInIterationDone(model);
-        setIterationCount(model, nextIteration);
-    }
-
     private static Updater updater(Model model) {
         if (model instanceof MultiLayerNetwork net) {
             return net.getUpdater(false);

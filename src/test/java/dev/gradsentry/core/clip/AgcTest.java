@@ -31,7 +31,7 @@ class AgcTest {
         assertEquals(Map.of("lambda", 0.02, "eps", 1e-4), policy.settings());
         assertEquals(List.of("lambda", "eps"), List.copyOf(policy.settings().keySet()));
         assertThrows(UnsupportedOperationException.class, () -> policy.settings().put("eps", 1.0));
-        ClipPolicy copy = policy.copy();
+        ClipPolicy copy = ClipPolicies.create(policy.name(), policy.settings());
         assertNotSame(policy, copy);
         assertInstanceOf(Agc.class, copy);
         assertEquals(policy.settings(), copy.settings());

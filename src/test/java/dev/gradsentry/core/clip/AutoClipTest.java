@@ -120,7 +120,7 @@ class AutoClipTest {
     void copyForgetsTheHistoryButKeepsTheSettings() {
         AutoClip policy = new AutoClip(50, 4);
         thresholds(policy, 100, 200, 300);
-        ClipPolicy copy = policy.copy();
+        ClipPolicy copy = ClipPolicies.create(policy.name(), policy.settings());
         assertNotSame(policy, copy);
         assertInstanceOf(AutoClip.class, copy);
         assertEquals(policy.settings(), copy.settings());

@@ -65,7 +65,7 @@ class FixedClipTest {
         assertEquals(Map.of("threshold", 0.75), policy.settings());
         assertThrows(UnsupportedOperationException.class, () -> policy.settings().put("threshold", 1.0));
         assertEquals(name + "{threshold=0.75}", policy.toString());
-        ClipPolicy copy = policy.copy();
+        ClipPolicy copy = ClipPolicies.create(policy.name(), policy.settings());
         assertNotSame(policy, copy);
         assertInstanceOf(FixedClip.class, copy);
         // One class serves every kind, so the copy's kind shows in its name and its decision.

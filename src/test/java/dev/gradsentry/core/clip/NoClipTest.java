@@ -27,7 +27,7 @@ class NoClipTest {
         NoClip policy = new NoClip();
         assertEquals("none", policy.name());
         assertEquals(Map.of(), policy.settings());
-        ClipPolicy copy = policy.copy();
+        ClipPolicy copy = ClipPolicies.create(policy.name(), policy.settings());
         assertNotSame(policy, copy);
         assertInstanceOf(NoClip.class, copy);
         assertEquals(Map.of(), copy.settings());

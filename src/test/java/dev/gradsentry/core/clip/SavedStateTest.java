@@ -30,7 +30,7 @@ class SavedStateTest {
             }
             SavedState saved = original.saveState();
             assertFalse(saved.isEmpty(), original.name());
-            ClipPolicy restored = original.copy();
+            ClipPolicy restored = ClipPolicies.create(original.name(), original.settings());
             restored.restoreState(new SavedState(saved.values()));
             for (int i = 40; i < 100; i++) {
                 double norm = 1 + random.nextDouble() * (i % 7 == 6 ? 80 : 1);

@@ -117,7 +117,7 @@ class ZClipTest {
         decide(policy, 0, 1);
         decide(policy, 1, 2);
         assertInstanceOf(ClipDecision.GlobalNorm.class, decide(policy, 2, 50));
-        ClipPolicy copy = policy.copy();
+        ClipPolicy copy = ClipPolicies.create(policy.name(), policy.settings());
         assertNotSame(policy, copy);
         assertInstanceOf(ZClip.class, copy);
         assertEquals(policy.settings(), copy.settings());

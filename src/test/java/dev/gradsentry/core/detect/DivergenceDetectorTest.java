@@ -13,7 +13,7 @@ class DivergenceDetectorTest {
 
     @Test
     void aDecreasingLossNeverDiverges() {
-        DivergenceDetector d = DivergenceDetector.defaults();
+        DivergenceDetector d = new DivergenceDetector(3.0, 3);
         for (int i = 0; i < 500; i++) {
             assertFalse(d.observe(2.3 * Math.exp(-i / 100.0) + 0.1));
         }
@@ -25,7 +25,7 @@ class DivergenceDetectorTest {
      */
     @Test
     void theNoiseOfAConvergedLossNearZeroIsNotDivergence() {
-        DivergenceDetector d = DivergenceDetector.defaults();
+        DivergenceDetector d = new DivergenceDetector(3.0, 3);
         Random r = new Random(1);
         d.observe(1.39); // ln(4): where the run started
         for (int i = 0; i < 50; i++) {
@@ -42,7 +42,7 @@ class DivergenceDetectorTest {
     /** After a rollback to an earlier, worse state its losses start a new window instead of "diverging" at once. */
     @Test
     void afterARestartTheLossesOfTheRestoredStateStartANewWindow() {
-        DivergenceDetector d = DivergenceDetector.defaults();
+        DivergenceDetector d = new DivergenceDetector(3.0, 3);
         d.observe(2.0);
         for (int i = 0; i < 50; i++) {
             d.observe(0.2);
@@ -81,7 +81,7 @@ class DivergenceDetectorTest {
 
     @Test
     void judgesFromTheFirstLossOn() {
-        DivergenceDetector d = DivergenceDetector.defaults();
+        DivergenceDetector d = new DivergenceDetector(3.0, 3);
         d.observe(2.46);
         assertFalse(d.observe(19.8));
         assertFalse(d.observe(21.0));

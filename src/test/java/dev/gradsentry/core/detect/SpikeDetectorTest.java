@@ -22,7 +22,7 @@ class SpikeDetectorTest {
 
     /** Norms that wander by about 10% around 1 and 0.01, as in healthy training. */
     private static SpikeDetector warmedUp(Random r) {
-        SpikeDetector d = SpikeDetector.defaults();
+        SpikeDetector d = new SpikeDetector(4.0, 20);
         for (int i = 0; i < 200; i++) {
             assertFalse(d.observe(step(1 + 0.1 * r.nextGaussian(), 0.01 * (1 + 0.1 * r.nextGaussian()))).spike());
         }
@@ -79,7 +79,7 @@ class SpikeDetectorTest {
 
     @Test
     void duringWarmUpAHundredTimesTheMedianSoFarIsASpike() {
-        SpikeDetector d = SpikeDetector.defaults();
+        SpikeDetector d = new SpikeDetector(4.0, 20);
         assertFalse(d.observe(step(2, 0.02)).spike(), "the first step has nothing to compare with");
         assertFalse(d.observe(step(3, 0.03)).spike());
         assertFalse(d.observe(step(200, 0.2)).spike(), "80x the median is not yet a spike: healthy runs grow so");
@@ -88,7 +88,7 @@ class SpikeDetectorTest {
 
     @Test
     void aSteadyRunDoesNotFlagASmallWobble() {
-        SpikeDetector d = SpikeDetector.defaults();
+        SpikeDetector d = new SpikeDetector(4.0, 20);
         for (int i = 0; i < 100; i++) {
             d.observe(step(1 + 1e-6 * (i % 3), 0.01));
         }

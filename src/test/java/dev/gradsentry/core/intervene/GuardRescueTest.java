@@ -1,5 +1,6 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -177,6 +178,7 @@ class GuardRescueTest {
     void aClassifierStuckAtTheChanceLevelWhileTheGuardIntervenesIsRolledBack() {
         MultiLayerNetwork net = classifier(17, new Sgd(0.05));
         GradientProbe probe = GradientProbe.attach(net);
+        GradientInjection inject = GradientInjection.before(net);
         Guard guard = new Guard(net, "test", new dev.gradsentry.core.clip.NoClip(), GuardSettings.defaults(),
                 java.time.Clock.systemUTC());
         probe.intercept(guard);
@@ -184,7 +186,7 @@ class GuardRescueTest {
         List<DataSet> noise = batches(120, 19, true); // labels that cannot be learned: the loss stays at ln(4)
         for (int i = 0; i < noise.size(); i++) {
             if (i == 10) {
-                probe.injectAt(net.getIterationCount(), Double.NaN); // the guard acts once: a skipped step
+                inject.at(net.getIterationCount(), Double.NaN); // the guard acts once: a skipped step
             }
             net.fit(noise.get(i));
         }

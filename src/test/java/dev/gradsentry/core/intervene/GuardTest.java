@@ -6,6 +6,7 @@ import dev.gradsentry.core.clip.ClipPolicy;
 import dev.gradsentry.core.clip.FixedClip;
 import dev.gradsentry.core.clip.NoClip;
 import dev.gradsentry.core.clip.Agc;
+import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
 import org.deeplearning4j.nn.api.Model;
@@ -73,16 +74,18 @@ class GuardTest {
         return list;
     }
 
-    private record Protected(MultiLayerNetwork net, GradientProbe probe, Guard guard, List<Intervention> events) {
+    private record Protected(MultiLayerNetwork net, GradientProbe probe, GradientInjection inject, Guard guard,
+                             List<Intervention> events) {
     }
 
     private static Protected protect(MultiLayerNetwork net, ClipPolicy policy, GuardSettings settings) {
         GradientProbe probe = GradientProbe.attach(net);
+        GradientInjection inject = GradientInjection.before(net);
         Guard guard = new Guard(net, "test", policy, settings, Clock.systemUTC());
         List<Intervention> events = new ArrayList<>();
         guard.addListener(events::add);
         probe.intercept(guard);
-        return new Protected(net, probe, guard, events);
+        return new Protected(net, probe, inject, guard, events);
     }
 
     @Test
@@ -93,7 +96,7 @@ class GuardTest {
             p.net().fit(data.get(i));
         }
         int k = p.net().getIterationCount();
-        p.probe().injectAt(k, Double.NaN);
+        p.inject().at(k, Double.NaN);
         INDArray params = p.net().params().dup();
         INDArray state = p.net().getUpdater().getStateViewArray().dup();
         p.net().fit(data.get(30));
@@ -119,7 +122,7 @@ class GuardTest {
         }
         int k = p.net().getIterationCount();
         for (int j = 0; j < 3; j++) {
-            p.probe().injectAt(k, Double.NaN);
+            p.inject().at(k, Double.NaN);
             p.net().fit(data.get(120 + j));
         }
         List<InterventionKind> kinds = p.events().stream().filter(e -> e.step() >= 120).map(Intervention::kind)
@@ -165,7 +168,7 @@ class GuardTest {
             p.net().fit(data.get(i));
         }
         assertTrue(p.events().isEmpty(), "a healthy run is left alone: " + p.events());
-        p.probe().injectAt(p.net().getIterationCount(), 50);
+        p.inject().at(p.net().getIterationCount(), 50);
         INDArray before = p.net().params().dup();
         p.net().fit(data.get(40));
         assertTrue(p.guard().lastClipped());
@@ -187,7 +190,7 @@ class GuardTest {
                 GuardSettings.defaults().withMode(GuardMode.OBSERVE));
         Protected auto = protect(net(5, new Adam(0.01)), AdaptiveClip.defaults(), GuardSettings.defaults());
         for (Protected p : List.of(observed, auto)) {
-            p.probe().injectAt(30, 100);
+            p.inject().at(30, 100);
         }
         for (int i = 0; i < 40; i++) {
             observed.net().fit(data.get(i));
@@ -202,7 +205,7 @@ class GuardTest {
         // Observe mode must not touch the weights: compare with a twin that saw the same injected gradients
         Protected off = protect(net(5, new Adam(0.01)), AdaptiveClip.defaults(),
                 GuardSettings.defaults().withMode(GuardMode.OFF));
-        off.probe().injectAt(30, 100);
+        off.inject().at(30, 100);
         for (int i = 0; i < 40; i++) {
             off.net().fit(data.get(i));
         }
