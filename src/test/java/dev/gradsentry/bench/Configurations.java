@@ -14,6 +14,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.IUpdater;
 
 import java.util.function.DoubleFunction;
+import java.util.function.LongFunction;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -61,22 +62,8 @@ final class Configurations {
     /** A deep MLP of {@link BenchNetworks#mlp} on flat Fashion-MNIST images. */
     static Recipe deepMlp(int depth, int width, Activation activation, DoubleFunction<IUpdater> updater,
                           double learningRate) {
-        return new Recipe() {
-            @Override
-            public TrainingSetup prepare(BenchData data, long seed) {
-                MultiLayerNetwork net = BenchNetworks.mlp(seed, FashionMnist.PIXELS, depth, width, activation,
-                        FashionMnist.CLASSES, updater.apply(learningRate));
-                DataSet held = FashionStream.heldOut(data.fashion(), EVAL_EXAMPLES, false);
-                return new TrainingSetup(net, new FashionStream(data.fashion(), FASHION_BATCH, false, seed),
-                        "accuracy", n -> Workloads.accuracy(n, held));
-            }
-
-            @Override
-            public ToDoubleFunction<MultiLayerNetwork> finalEvaluator(BenchData data) {
-                DataSet test = data.fashionTest(false);
-                return net -> Workloads.accuracy(net, test);
-            }
-        };
+        return onFashion(false, seed -> BenchNetworks.mlp(seed, FashionMnist.PIXELS, depth, width, activation,
+                FashionMnist.CLASSES, updater.apply(learningRate)));
     }
 
     /** A plain RNN of {@link BenchNetworks#rnn} on the {@link RecallTask}; held-out sequences drawn per seed. */
@@ -94,19 +81,27 @@ final class Configurations {
     /** A plain RNN of {@link BenchNetworks#rnn} on Fashion-MNIST read row by row. */
     static Recipe fashionRnn(int hidden, Activation activation, double gain, DoubleFunction<IUpdater> updater,
                              double learningRate) {
+        return onFashion(true, seed -> BenchNetworks.rnn(seed, FashionMnist.COLS, hidden, activation, gain,
+                FashionMnist.CLASSES, updater.apply(learningRate)));
+    }
+
+    /**
+     * The network {@code build} makes from a seed, trained and judged on Fashion-MNIST: flat images, or read row by
+     * row when {@code rows}.
+     */
+    private static Recipe onFashion(boolean rows, LongFunction<MultiLayerNetwork> build) {
         return new Recipe() {
             @Override
             public TrainingSetup prepare(BenchData data, long seed) {
-                MultiLayerNetwork net = BenchNetworks.rnn(seed, FashionMnist.COLS, hidden, activation, gain,
-                        FashionMnist.CLASSES, updater.apply(learningRate));
-                DataSet held = FashionStream.heldOut(data.fashion(), EVAL_EXAMPLES, true);
-                return new TrainingSetup(net, new FashionStream(data.fashion(), FASHION_BATCH, true, seed),
+                MultiLayerNetwork net = build.apply(seed);
+                DataSet held = FashionStream.heldOut(data.fashion(), EVAL_EXAMPLES, rows);
+                return new TrainingSetup(net, new FashionStream(data.fashion(), FASHION_BATCH, rows, seed),
                         "accuracy", n -> Workloads.accuracy(n, held));
             }
 
             @Override
             public ToDoubleFunction<MultiLayerNetwork> finalEvaluator(BenchData data) {
-                DataSet test = data.fashionTest(true);
+                DataSet test = data.fashionTest(rows);
                 return net -> Workloads.accuracy(net, test);
             }
         };
