@@ -8,11 +8,13 @@ import dev.gradsentry.training.RunStatus;
 import jakarta.validation.Valid;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.Context;
@@ -66,11 +68,24 @@ public class RunResource {
         return runs.find(id).map(RunView::new).orElseThrow(() -> unknown(id));
     }
 
-    /** Stops the run after its step in progress and returns its status once stopped (or after 10 s). */
+    /**
+     * Stops the run after its step in progress and returns its status once stopped (or after 10 s). With
+     * {@code ?suspend=true} the run ends {@code interrupted} instead of {@code stopped}, with a checkpoint of that
+     * step, and {@code POST /api/runs/{id}/resume} (or a restart with {@code gradsentry.resume-interrupted=true})
+     * continues it.
+     */
     @DELETE
     @Path("{id}")
-    public RunView stop(@PathParam("id") String id) {
-        return runs.stop(id, STOP_WAIT).map(RunView::new).orElseThrow(() -> unknown(id));
+    public RunView stop(@PathParam("id") String id, @QueryParam("suspend") @DefaultValue("false") String suspend) {
+        boolean resumable = switch (suspend.strip()) {
+            case "true" -> true;
+            case "false" -> false;
+            // JAX-RS would read anything but "true" as false, and a typo would end the run for good.
+            default -> throw new InvalidSettingException("suspend", "suspend must be true or false, was '"
+                    + suspend + "'");
+        };
+        return (resumable ? runs.suspend(id, STOP_WAIT) : runs.stop(id, STOP_WAIT)).map(RunView::new)
+                .orElseThrow(() -> unknown(id));
     }
 
     /**

@@ -24,6 +24,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -33,6 +34,12 @@ import java.util.stream.Stream;
 public final class RunRegistry implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(RunRegistry.class);
+
+    /**
+     * How long a shutdown waits for the active run's step in progress and final checkpoint: within podman's and
+     * Docker's 10 s between SIGTERM and SIGKILL, with room for the JVM to exit.
+     */
+    public static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(8);
 
     private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
             .withZone(ZoneOffset.UTC);
@@ -203,10 +210,22 @@ public final class RunRegistry implements AutoCloseable {
     }
 
     /**
-     * Stops a run and waits up to {@code wait} for its step in progress to finish; returns its status then
+     * Stops a run for good and waits up to {@code wait} for its step in progress to finish; returns its status then
      * (still {@code running} if the step outlasted the wait), or empty for an unknown id.
      */
     public Optional<RunStatus> stop(String id, Duration wait) {
+        return end(id, wait, TrainingRun::requestStop);
+    }
+
+    /**
+     * Ends a run {@code interrupted} after its step in progress, with a checkpoint of that step, so that it can be
+     * resumed; waits like {@link #stop}.
+     */
+    public Optional<RunStatus> suspend(String id, Duration wait) {
+        return end(id, wait, TrainingRun::requestSuspend);
+    }
+
+    private Optional<RunStatus> end(String id, Duration wait, Consumer<TrainingRun> request) {
         TrainingRun run;
         Future<?> future;
         synchronized (this) {
@@ -216,7 +235,7 @@ public final class RunRegistry implements AutoCloseable {
             }
             future = run == active ? activeFuture : null;
         }
-        run.requestStop();
+        request.accept(run);
         if (future != null) {
             try {
                 future.get(wait.toMillis(), TimeUnit.MILLISECONDS);
@@ -229,6 +248,11 @@ public final class RunRegistry implements AutoCloseable {
         return Optional.of(run.status());
     }
 
+    /**
+     * Suspends the active run (the service is shutting down: SIGTERM from podman stop, a rollout, a node drain), so
+     * that it is {@code interrupted} with a checkpoint of its last step and the next process can resume it, then
+     * ends the training thread. Waits up to {@link #SHUTDOWN_WAIT} for the step in progress.
+     */
     @Override
     public void close() {
         TrainingRun r;
@@ -236,7 +260,7 @@ public final class RunRegistry implements AutoCloseable {
             r = active;
         }
         if (r != null) {
-            stop(r.id(), Duration.ofSeconds(10));
+            suspend(r.id(), SHUTDOWN_WAIT);
         }
         trainer.shutdownNow();
     }

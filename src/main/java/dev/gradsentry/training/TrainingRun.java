@@ -56,6 +56,8 @@ public final class TrainingRun implements Runnable {
     private final Instant createdAt;
 
     private volatile boolean stopRequested;
+    /** Set with {@link #stopRequested}: the run ends {@code interrupted}, resumable, instead of {@code stopped}. */
+    private volatile boolean suspendRequested;
     private volatile RunStatus status;
     private volatile TrainingSetup setup;
 
@@ -135,9 +137,20 @@ public final class TrainingRun implements Runnable {
         return status;
     }
 
-    /** Asks the run to stop after the step in progress; returns at once. */
+    /** Asks the run to stop for good after the step in progress; returns at once. */
     public void requestStop() {
         stopRequested = true;
+    }
+
+    /**
+     * Asks the run to end {@code interrupted} after the step in progress, with a checkpoint of that step, so that it
+     * can be resumed from there (by this process or the next); returns at once. A request to stop wins.
+     */
+    public void requestSuspend() {
+        if (!stopRequested) {
+            suspendRequested = true;
+            stopRequested = true;
+        }
     }
 
     /** The run's audit log of interventions. */
@@ -212,11 +225,13 @@ public final class TrainingRun implements Runnable {
                     diskError = checkpoint(net, RunState.RUNNING, null);
                 }
             }
-            if (step > 0 && (evaluation == null || evaluation.step() != step)) {
+            boolean ended = !stopRequested || step >= spec.steps();
+            // A suspended run is evaluated when it ends for real: a shutdown has a deadline (podman stop: 10 s).
+            if (step > 0 && (ended || !suspendRequested) && (evaluation == null || evaluation.step() != step)) {
                 evaluation = evaluate(s, step);
             }
             end = g.paused() || diskError != null ? RunState.PAUSED
-                    : stopRequested && step < spec.steps() ? RunState.STOPPED : RunState.FINISHED;
+                    : ended ? RunState.FINISHED : suspendRequested ? RunState.INTERRUPTED : RunState.STOPPED;
             if (diskError == null) {
                 diskError = checkpoint(net, end, null);
                 if (diskError != null) {
@@ -295,7 +310,9 @@ public final class TrainingRun implements Runnable {
             guard.restoreState(gs);
         }
         restoreFrom = null;
-        guard.resume(c.state() == RunState.RUNNING ? "interrupted" : "api", resumeDetail);
+        // RUNNING: the process died while training; INTERRUPTED: it was suspended (SIGTERM, DELETE ?suspend=true).
+        guard.resume(c.state() == RunState.RUNNING || c.state() == RunState.INTERRUPTED ? "interrupted" : "api",
+                resumeDetail);
     }
 
     /** Builds the workload and attaches the probe and the guard; once per run. */
@@ -333,6 +350,7 @@ public final class TrainingRun implements Runnable {
                     + "; only a paused or interrupted run can be resumed");
         }
         stopRequested = false;
+        suspendRequested = false;
         if (restoreFrom == null) {
             guard.resume(reason, detail);
         } else if (detail != null) {

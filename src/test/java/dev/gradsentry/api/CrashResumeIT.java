@@ -2,6 +2,7 @@ package dev.gradsentry.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gradsentry.training.RunRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,6 +22,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.awaitility.Awaitility.await;
@@ -31,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The packaged service is killed with SIGKILL while it trains; a new process finds the run {@code interrupted},
  * resumes it from the last checkpoint, and the step counter, the guard and the audit log carry on: every event
- * written before the kill is still there, once.
+ * written before the kill is still there, once. Ended with SIGTERM instead (podman stop, a rollout, a node drain), the
+ * service checkpoints the run's last step and leaves it {@code interrupted}, and the next one resumes it from there.
  */
 class CrashResumeIT {
 
@@ -54,7 +57,7 @@ class CrashResumeIT {
     void aRunKilledMidTrainingResumesWithoutLosingOrRepeatingAnything() throws Exception {
         Path data = tmp.resolve("data");
         int port = freePort();
-        Process first = start(data, port, tmp.resolve("first.log"));
+        Process first = start(data, port, tmp.resolve("first.log"), CHECKPOINT_EVERY);
         awaitReady(port, first, tmp.resolve("first.log"));
         // Relaxing after 5 healthy steps keeps the audit log busy all through the run.
         send(port, "PUT", "/api/policy", "{\"mode\":\"auto\",\"policy\":\"adaptive\","
@@ -73,7 +76,7 @@ class CrashResumeIT {
         List<JsonNode> eventsBeforeKill = events(beforeKill);
         assertTrue(eventsBeforeKill.size() >= 3, "the guard must have written to the audit log before the kill");
 
-        Process second = start(data, port, tmp.resolve("second.log"));
+        Process second = start(data, port, tmp.resolve("second.log"), CHECKPOINT_EVERY);
         awaitReady(port, second, tmp.resolve("second.log"));
         JsonNode found = send(port, "GET", "/api/runs/" + id, null, 200);
         assertEquals("interrupted", found.get("state").asText(), found.toString());
@@ -115,12 +118,63 @@ class CrashResumeIT {
         assertEquals(all.size(), page.get("total").asLong(), page.toString());
     }
 
-    private Process start(Path data, int port, Path log) throws IOException {
+    @Test
+    void aRunEndedBySigtermIsInterruptedAtItsLastStepAndTheNextProcessResumesItFromThere() throws Exception {
+        Path data = tmp.resolve("data");
+        int port = freePort();
+        // With the guard off nothing is audited, and with this interval no checkpoint is due: the only ones are the
+        // run's first (step 0) and what the shutdown writes.
+        int never = 1_000_000;
+        Process first = start(data, port, tmp.resolve("first.log"), never, "-Dgradsentry.guard.mode=off");
+        awaitReady(port, first, tmp.resolve("first.log"));
+        String id = send(port, "POST", "/api/runs", "{\"workload\":\"adding\",\"cell\":\"rnn\",\"hidden\":16,"
+                + "\"sequenceLength\":20,\"steps\":" + never + ",\"evalInterval\":0,\"evalExamples\":100}", 201)
+                .get("id").asText();
+        long seenBeforeTerm = awaitRun(port, id, r -> r.get("step").asLong() >= 50, first).get("step").asLong();
+        first.destroy();
+        assertTrue(first.waitFor(RunRegistry.SHUTDOWN_WAIT.toSeconds() + 5, TimeUnit.SECONDS),
+                "the service must end by itself after SIGTERM, before podman's SIGKILL");
+
+        Process second = start(data, port, tmp.resolve("second.log"), never, "-Dgradsentry.guard.mode=off");
+        awaitReady(port, second, tmp.resolve("second.log"));
+        JsonNode found = send(port, "GET", "/api/runs/" + id, null, 200);
+        assertEquals("interrupted", found.get("state").asText(), found.toString());
+        long stoppedAt = found.get("step").asLong();
+        assertTrue(stoppedAt >= seenBeforeTerm, "checkpointed at the last step, not the first: " + found);
+        assertTrue(Files.exists(data.resolve("runs").resolve(id).resolve(String.format("checkpoint-%012d.zip",
+                stoppedAt))), "the checkpoint written at SIGTERM");
+        send(port, "POST", "/api/runs/" + id + "/resume", "", 200);
+        awaitRun(port, id, r -> r.get("step").asLong() > stoppedAt, second);
+        JsonNode resume = send(port, "GET", "/api/runs/" + id + "/interventions?kind=resume", null, 200)
+                .get("items").get(0);
+        assertEquals("interrupted", resume.get("reason").asText(), resume.toString());
+        assertEquals(stoppedAt, resume.get("step").asLong(), resume.toString());
+        second.destroy();
+        assertTrue(second.waitFor(RunRegistry.SHUTDOWN_WAIT.toSeconds() + 5, TimeUnit.SECONDS));
+
+        // gradsentry.resume-interrupted=true (the container's default) resumes it at startup.
+        Process third = start(data, port, tmp.resolve("third.log"), never, "-Dgradsentry.guard.mode=off",
+                "-Dgradsentry.resume-interrupted=true");
+        awaitReady(port, third, tmp.resolve("third.log"));
+        // The resume event is written once the training thread has restored the run.
+        JsonNode resumes = await("the resume at startup").atMost(Duration.ofMinutes(1))
+                .pollInterval(Duration.ofMillis(100)).until(() -> send(port, "GET", "/api/runs/" + id
+                        + "/interventions?kind=resume", null, 200).get("items"), items -> items.size() == 2);
+        long secondStop = resumes.get(1).get("step").asLong();
+        assertEquals("interrupted", resumes.get(1).get("reason").asText(), resumes.toString());
+        assertTrue(secondStop > stoppedAt, "resumed where the second process stopped: " + resumes);
+        awaitRun(port, id, r -> r.get("state").asText().equals("running") && r.get("step").asLong() > secondStop,
+                third);
+    }
+
+    private Process start(Path data, int port, Path log, int checkpointEvery, String... settings) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xmx1g", "-Dquarkus.http.port=" + port,
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Dquarkus.http.port=" + port,
                 "-Dquarkus.http.host=127.0.0.1", "-Dgradsentry.data-dir=" + data, "-Dgradsentry.demo.enabled=false",
-                "-Dgradsentry.checkpoint.every=" + CHECKPOINT_EVERY, "-Dgradsentry.progress-interval=2s",
-                "-jar", "target/quarkus-app/quarkus-run.jar");
+                "-Dgradsentry.checkpoint.every=" + checkpointEvery, "-Dgradsentry.progress-interval=2s"));
+        command.addAll(List.of(settings));
+        command.addAll(List.of("-jar", "target/quarkus-app/quarkus-run.jar"));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("GRADSENTRY_API_TOKEN", TOKEN);
         pb.environment().put("OMP_NUM_THREADS", "1");
         pb.redirectErrorStream(true).redirectOutput(log.toFile());

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 import static dev.gradsentry.api.Api.given;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -68,6 +69,27 @@ class ResumeTest {
         assertTrue(stopped.getString("state").equals("stopped") || stopped.getString("state").equals("paused"),
                 stopped.prettify());
         assertTrue(stopped.getLong("step") > pausedAt);
+    }
+
+    @Test
+    void aSuspendedRunIsInterruptedAndResumesFromItsLastStepWhileAStoppedOneCannot() {
+        Runs.stopActive();
+        String body = "{\"workload\":\"adding\",\"steps\":100000,\"sequenceLength\":5,\"evalExamples\":10}";
+        String id = Runs.start(body);
+        Runs.awaitStep(id, 5, Duration.ofSeconds(60));
+        given().when().delete("/api/runs/" + id + "?suspend=maybe").then().statusCode(400)
+                .contentType("application/problem+json").body("detail", containsString("suspend"));
+        JsonPath suspended = given().when().delete("/api/runs/" + id + "?suspend=true").then().statusCode(200)
+                .extract().jsonPath();
+        assertEquals("interrupted", suspended.getString("state"), suspended.prettify());
+        long suspendedAt = suspended.getLong("step");
+        given().when().post("/api/runs/" + id + "/resume").then().statusCode(200).body("state", equalTo("running"));
+        Runs.awaitStep(id, suspendedAt + 1, Duration.ofSeconds(60));
+        given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
+                .body("total", equalTo(1)).body("items[0].step", equalTo((int) suspendedAt));
+
+        given().when().delete("/api/runs/" + id).then().statusCode(200).body("state", equalTo("stopped"));
+        given().when().post("/api/runs/" + id + "/resume").then().statusCode(409);
     }
 
     @Test
