@@ -109,21 +109,16 @@ class AlertDrivenTuningTest {
                     metrics_path: /q/metrics
                     static_configs: [{targets: ['127.0.0.1:%d']}]
                 """.formatted(alertmanagerPort, app));
-        Files.writeString(dir.resolve("alertmanager.yml"), """
-                route:
-                  receiver: gradsentry
-                  group_by: [alertname, instance]
-                  group_wait: 1s
-                  group_interval: 1s
-                  repeat_interval: 1h
-                receivers:
-                  - name: gradsentry
-                    webhook_configs:
-                      - url: http://127.0.0.1:%d/api/alerts/alertmanager
-                        send_resolved: true
-                        http_config:
-                          authorization: {credentials: %s}
-                """.formatted(app, TOKEN));
+        // The shipped configuration, pointed at this app and with short waits: its route decides what reaches the app.
+        Files.writeString(dir.resolve("token"), TOKEN);
+        String shipped = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"));
+        String alertmanagerConfig = shipped
+                .replace("http://gradsentry:8080/", "http://127.0.0.1:" + app + "/")
+                .replace("credentials_file: /etc/alertmanager/token", "credentials_file: " + dir.resolve("token"))
+                .replace("group_wait: 10s", "group_wait: 1s").replace("group_interval: 1m", "group_interval: 1s");
+        assertTrue(alertmanagerConfig.contains("127.0.0.1:" + app) && alertmanagerConfig.contains("group_wait: 1s"),
+                "the shipped Alertmanager configuration changed shape; adapt this test");
+        Files.writeString(dir.resolve("alertmanager.yml"), alertmanagerConfig);
 
         RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
                 .body("{\"mode\":\"observe\"}").when().put("/api/policy").then().statusCode(200);
@@ -163,8 +158,40 @@ class AlertDrivenTuningTest {
         assertTrue(scrape.contains("gradsentry_clip_threshold_scale 0.5"), "threshold scale after one tightening");
         assertTrue(scrape.contains("reason=\"alert\""), "the alert-driven intervention is counted");
         everyDashboardQueryReturnsASeries(prometheusPort, "127.0.0.1:" + app);
+        onlyAlertsWithAnActionReachTheWebhook(alertmanagerPort);
         RestAssured.given().header("Authorization", "Bearer " + TOKEN)
                 .when().delete("/api/runs/" + id).then().statusCode(200);
+    }
+
+    /**
+     * Alertmanager says which receivers each alert was routed to: GradSentry's alerts (with an {@code action} label) go
+     * to the webhook, an alert of someone else's rules (posted here as Prometheus would) goes elsewhere.
+     */
+    private void onlyAlertsWithAnActionReachTheWebhook(int alertmanagerPort) throws Exception {
+        String api = "http://127.0.0.1:" + alertmanagerPort + "/api/v2/alerts";
+        HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(api)).timeout(Duration.ofSeconds(5))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "[{\"labels\":{\"alertname\":\"NodeDiskFull\",\"severity\":\"critical\"}}]")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, posted.statusCode(), posted.body());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode alerts = await("both alerts in Alertmanager").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(250)).until(() -> json.readTree(http.send(HttpRequest.newBuilder(
+                        URI.create(api)).timeout(Duration.ofSeconds(5)).build(),
+                        HttpResponse.BodyHandlers.ofString()).body()), a -> receivers(a, "NodeDiskFull") != null);
+        assertEquals(List.of("other-alerts"), receivers(alerts, "NodeDiskFull"));
+        assertEquals(List.of("gradsentry"), receivers(alerts, "GradSentryNonFiniteGradients"));
+    }
+
+    private static List<String> receivers(JsonNode alerts, String alertname) {
+        for (JsonNode alert : alerts) {
+            if (alertname.equals(alert.path("labels").path("alertname").asText())) {
+                List<String> names = new ArrayList<>();
+                alert.path("receivers").forEach(r -> names.add(r.path("name").asText()));
+                return names;
+            }
+        }
+        return null;
     }
 
     /** Evaluates every panel, annotation and variable expression of every dashboard against the real Prometheus. */
