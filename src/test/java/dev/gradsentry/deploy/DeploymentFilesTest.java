@@ -131,8 +131,8 @@ class DeploymentFilesTest {
     @Test
     void everyExpectedKindIsThere() throws IOException {
         Set<Object> kinds = manifests().stream().map(m -> m.get("kind")).collect(Collectors.toSet());
-        assertEquals(Set.of("Deployment", "PersistentVolumeClaim", "Service", "ServiceMonitor", "PrometheusRule"),
-                kinds);
+        assertEquals(Set.of("Deployment", "PersistentVolumeClaim", "Service", "ServiceMonitor", "PrometheusRule",
+                "AlertmanagerConfig"), kinds);
         assertEquals("Kustomization", document(K8S.resolve("kustomization.yaml")).get("kind"));
     }
 
@@ -219,6 +219,22 @@ class DeploymentFilesTest {
                 .filter(m -> volume.get("name").equals(m.get("name"))).findFirst().orElseThrow();
         assertEquals(mount.get("mountPath") + "/" + item.get("path"), env(container).get("GRADSENTRY_API_TOKEN_FILE"),
                 "GRADSENTRY_API_TOKEN_FILE names the mounted key");
+    }
+
+    @Test
+    void theAlertmanagerConfigRoutesOnlyAlertsWithAnActionToTheServiceWithItsToken() throws IOException {
+        Map<String, Object> config = only("AlertmanagerConfig");
+        Map<String, Object> route = map(at(config, "spec", "route"));
+        assertEquals(List.of(Map.of("name", "action", "matchType", "=~", "value", ".+")), route.get("matchers"));
+        Map<String, Object> receiver = maps(at(config, "spec", "receivers")).get(0);
+        assertEquals(route.get("receiver"), receiver.get("name"));
+        Map<String, Object> webhook = maps(receiver.get("webhookConfigs")).get(0);
+        assertTrue(String.valueOf(webhook.get("url")).matches("http://" + at(only("Service"), "metadata", "name")
+                + "\\.[a-z0-9-]+\\.svc:8080/api/alerts/alertmanager"), String.valueOf(webhook.get("url")));
+        Map<String, Object> secret = maps(podSpec().get("volumes")).stream().filter(v -> v.get("secret") != null)
+                .findFirst().map(v -> map(v.get("secret"))).orElseThrow();
+        assertEquals(Map.of("name", secret.get("secretName"), "key", maps(secret.get("items")).get(0).get("key")),
+                at(webhook, "httpConfig", "authorization", "credentials"));
     }
 
     @Test
@@ -328,6 +344,26 @@ class DeploymentFilesTest {
         assertFalse(config.matches("(?s).*\\bcredentials:.*"), "no token in the committed config");
     }
 
+    /** The receiver the shipped Alertmanager configuration routes an alert with these labels to. */
+    private static String receiverOf(String... labels) throws Exception {
+        List<String> args = new ArrayList<>(List.of("config", "routes", "test",
+                "--config.file=" + DEPLOY.resolve("alertmanager/alertmanager.yml")));
+        args.addAll(List.of(labels));
+        // amtool warns on the line before that it reads a file instead of asking a server.
+        List<String> lines = tool("/usr/bin/amtool", "prometheus-alertmanager", args.toArray(String[]::new)).lines()
+                .toList();
+        return lines.get(lines.size() - 1).strip();
+    }
+
+    @Test
+    void alertmanagerRoutesOnlyAlertsWithAnActionToTheWebhook() throws Exception {
+        for (String action : new String[] {"tighten-clipping", "rollback", "none"}) {
+            assertEquals("gradsentry", receiverOf("alertname=GradSentryNonFiniteGradients", "action=" + action));
+        }
+        assertEquals("other-alerts", receiverOf("alertname=NodeDiskFull", "severity=critical"));
+        assertEquals("other-alerts", receiverOf("alertname=GradSentryNonFiniteGradients", "action="));
+    }
+
     @Test
     void theGrafanaDatasourceHasTheUidTheDashboardsUse() throws IOException {
         Map<String, Object> ds = maps(at(document(DEPLOY.resolve("grafana/provisioning/datasources/prometheus.yaml")),
@@ -363,6 +399,15 @@ class DeploymentFilesTest {
                 "VOLUME /data");
         assertTrue(instructions.stream().anyMatch(i -> i.startsWith("ENV") && i.matches(".*\\bOMP_NUM_THREADS=1\\b.*")),
                 "ENV OMP_NUM_THREADS=1");
-        assertTrue(instructions.stream().anyMatch(i -> i.startsWith("FROM debian:bookworm-slim")));
+        assertTrue(instructions.contains("ARG BASE=debian:bookworm-slim"), "bookworm, the Debian the tests run on");
+        assertTrue(instructions.stream().anyMatch(i -> i.startsWith("ENV") && i.matches(
+                ".*\\bGRADSENTRY_RESUME_INTERRUPTED=true\\b.*")), "a stopped container's run resumes in the next");
+        // The runtime stage: the base, the jlink runtime from the first stage, the data set, nothing to build with.
+        String runtime = dockerfile.substring(dockerfile.lastIndexOf("\nFROM "));
+        assertTrue(runtime.startsWith("\nFROM ${BASE}\n"), runtime);
+        assertTrue(runtime.contains("COPY --from=jre /opt/jre /opt/jre"), runtime);
+        for (String tool : new String[] {"openjdk", "curl", "wget", "gcc", "maven"}) {
+            assertFalse(runtime.contains(tool), "the runtime image installs " + tool);
+        }
     }
 }
