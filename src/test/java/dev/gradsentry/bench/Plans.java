@@ -28,7 +28,8 @@ import static dev.gradsentry.bench.StabilityBench.TROUBLE_SEEDS;
  * learning-rate jump the issue reports as already handled go to {@code tuning}; everything built on Adam, every
  * sequence-classification task, and the troubles whose mechanism differs most from tuning's (a scaled batch that
  * stays finite, label noise that no gradient statistic sees) go to {@code validation}, so that tuning cannot see
- * them. Tuning: fashion-mlp, adding T=10, deep tanh MLP, learning-rate jump, NaN batch. Validation: fashion-rnn,
+ * them. Tuning: fashion-mlp, adding T=10, deep tanh MLP, learning-rate jump, NaN batch (and, added later for the rule
+ * on stalled adaptive optimizers, fashion-rnn relu Adam). Validation: fashion-rnn,
  * adding T=20, recall tanh, recall relu Adam, scaled batch, label noise.
  */
 final class Plans {
@@ -44,6 +45,7 @@ final class Plans {
         entries.add(new Entry(deepTanh(300, 25), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(learningRateJump(400, 25, 200), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(nanBatch(400, 25, 200), StabilityBench.barContenders(), TROUBLE_SEEDS));
+        entries.add(new Entry(fashionRnnAdam(300, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         // --- validation ---
         entries.add(new Entry(fashionRnn(250, 50), StabilityBench.allContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(addingLong(600, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
@@ -105,6 +107,19 @@ final class Plans {
                 "plain RNN 64 relu, recurrent gain 1.5, SGD lr 0.1, image rows as a sequence",
                 Configurations.spec(RunSpec.exploding(WorkloadKind.FASHION_RNN), FASHION_BATCH, 100), steps,
                 evalEvery, 0.5, 10, null, 45);
+    }
+
+    /**
+     * Added on 2026-12-01 to tune the guard's rule for a stalled adaptive optimizer on, away from the validation half's
+     * recall task: a plain relu RNN 64 with recurrent gain 2 on Fashion-MNIST rows, Adam lr 0.01. The first gradients
+     * (global norm 1e4, then 4.6e3, 400) fill Adam's second moment and the run crawls: none 0.48 / 0.28 / 0.53 after
+     * 300 steps (seeds 42-44), norm 1 0.67 on seed 42, loss 20 at step 0 (chance: 2.3). 20 ms/step.
+     */
+    static StabilityConfig fashionRnnAdam(long steps, int evalEvery) {
+        return Configurations.accuracy("fashion-rnn relu Adam", Row.EXPLODING, Half.TUNING,
+                "plain RNN 64 relu, recurrent gain 2, Adam lr 0.01, image rows as a sequence",
+                Configurations.fashionRnn(64, Activation.RELU, 2.0, Adam::new, 0.01), steps, evalEvery, 0.6, 10,
+                null, 20);
     }
 
     /**

@@ -45,6 +45,9 @@ public final class SavedFormatSamples {
         Map<String, Double> s = new LinkedHashMap<>(ClipPolicies.defaults("adaptive"));
         s.put("relaxAfter", 3.0);
         s.put("cooldown", 1.0);
+        // The committed samples were written while the cap's default was 0.02 (it is 0.01 since 2026-12-01): a
+        // checkpoint keeps the settings its policy ran with.
+        s.put("updateRatioCap", 0.02);
         return new GuardPolicy("adaptive", s, GuardSettings.defaults());
     }
 

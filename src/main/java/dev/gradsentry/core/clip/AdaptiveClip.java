@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 import java.util.stream.Collectors;
 
 import static dev.gradsentry.core.InterventionKind.CLIP;
@@ -29,11 +30,13 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   momentum: see {@code StepGain}), the probe predicts each layer's update/parameter ratio before the update. The
  *   first step on which any layer's predicted ratio exceeds {@code updateRatioTrigger} (default 0.1: a tenth of the
  *   layer's weights in one step) engages the cap, and from then on each layer's gradient is clipped so that its
- *   update is at most {@code updateRatioCap} (default 0.02) of its weights: the trust ratio of LARS (You et al. 2017),
+ *   update is at most {@code updateRatioCap} (default 0.01) of its weights: the trust ratio of LARS (You et al. 2017),
  *   applied only once a run shows it needs it. It needs no history, so it acts on the very first step of a run whose
  *   learning rate is far too high, where a percentile of norms that are already part of the blow-up would be the
- *   wrong anchor. A lost step (non-finite, diverged, rolled back) engages it too. Healthy runs stay far below the
- *   trigger (measured: at most 0.05 on the healthy MLP), so they are never clipped by it.</li>
+ *   wrong anchor. A lost step (non-finite, diverged, rolled back) engages it too. Healthy runs stay below the
+ *   trigger (measured: at most 0.05 on the healthy MLP), so they are never clipped by it. The trigger asks whether
+ *   this step alone would move the weights too far ({@code LayerStats.firstStepRatio}: momentum not yet built up);
+ *   the cap bounds the step momentum can build up to ({@code LayerStats.predictedUpdateRatio}).</li>
  *   <li><b>Spikes.</b> A lone spike (see {@code SpikeDetector}) is clipped on that step only, to the
  *   {@code percentile}-th percentile of each layer's healthy window. Three spikes within {@value #SPIKE_SPAN} steps,
  *   or a lost step, switch those history thresholds on for good (with no history yet, the smallest healthy norm or
@@ -59,7 +62,7 @@ public final class AdaptiveClip implements ClipPolicy {
     public static final double DEFAULT_FLOOR_FRACTION = 0.01;
     public static final int DEFAULT_COOLDOWN = 10;
     public static final int DEFAULT_RELAX_AFTER = 500;
-    public static final double DEFAULT_UPDATE_RATIO_CAP = 0.02;
+    public static final double DEFAULT_UPDATE_RATIO_CAP = 0.01;
     public static final double DEFAULT_UPDATE_RATIO_TRIGGER = 0.1;
     /** Below this many healthy norms a layer's history is too short for a percentile. */
     static final int SHORT_HISTORY = 20;
@@ -141,7 +144,7 @@ public final class AdaptiveClip implements ClipPolicy {
         sinceTighten++;
         Map<String, Double> spikeClip = null;
         if (!capEngaged) {
-            double worst = worstPredictedRatio(step);
+            double worst = worstRatio(step, LayerStats::firstStepRatio);
             if (worst > updateRatioTrigger) {
                 engageCap("update-ratio", String.format(Locale.ROOT, "predicted update/parameter ratio %.3g "
                         + "above the trigger %.3g", worst, updateRatioTrigger));
@@ -345,10 +348,10 @@ public final class AdaptiveClip implements ClipPolicy {
         return norms.length == 0 ? Double.NaN : norms[norms.length / 2];
     }
 
-    private static double worstPredictedRatio(StepStats step) {
+    private static double worstRatio(StepStats step, ToDoubleFunction<LayerStats> ratio) {
         double worst = Double.NaN;
         for (LayerStats l : step.layers()) {
-            double r = l.predictedUpdateRatio();
+            double r = ratio.applyAsDouble(l);
             if (!(r <= worst)) {
                 worst = Double.isNaN(r) ? worst : r;
             }

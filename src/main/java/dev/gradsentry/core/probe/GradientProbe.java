@@ -168,7 +168,8 @@ public final class GradientProbe extends BaseTrainingListener {
             if (withParams) {
                 stats = new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
                         stats.updateRatio(), stats.params(), paramNorm(layer, layerViews, directParams),
-                        StepGain.of(layer.updater(), iteration, epoch));
+                        StepGain.of(layer.updater(), iteration, epoch),
+                        StepGain.firstStep(layer.updater(), iteration, epoch));
             }
             measured.add(stats);
             views.add(layerViews);

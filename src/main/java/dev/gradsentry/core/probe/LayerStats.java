@@ -16,10 +16,14 @@ import java.util.List;
  * @param paramNorm   L2 norm of the layer's parameters before this step's update; NaN where not measured (the
  *                    probe measures it when a guard reads the step)
  * @param stepGain    how far the layer's optimizer moves its parameters per unit of batch-averaged gradient at this
- *                    step (see {@link StepGain}); NaN for optimizers that normalise the gradient (Adam, RMSProp, ...)
+ *                    step once momentum has built up (see {@link StepGain#of}); NaN for optimizers that normalise the
+ *                    gradient (Adam, RMSProp, ...)
+ * @param firstStepGain the same for one step taken with no velocity built up ({@link StepGain#firstStep}): equal to
+ *                    {@code stepGain} for SGD, {@code (1 + mu) / (1 - mu)} times smaller for Nesterov momentum
  */
 public record LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
-                         List<ParamStats> params, double paramNorm, double stepGain) {
+                         List<ParamStats> params, double paramNorm, double stepGain,
+                         double firstStepGain) {
     public LayerStats {
         if (layer == null || layer.isEmpty()) {
             throw new IllegalArgumentException("layer must be a non-empty name");
@@ -30,11 +34,11 @@ public record LayerStats(String layer, double norm, double maxAbs, long nonFinit
     /** Gradient statistics alone: parameter norm and step gain not measured. */
     public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                       List<ParamStats> params) {
-        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN);
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN, Double.NaN);
     }
 
     LayerStats withUpdateRatio(double ratio) {
-        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain);
+        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain, firstStepGain);
     }
 
     /**
@@ -43,6 +47,12 @@ public record LayerStats(String layer, double norm, double maxAbs, long nonFinit
      */
     public double predictedUpdateRatio() {
         return stepGain * norm / paramNorm;
+    }
+
+    /** {@link #predictedUpdateRatio()} for a step taken with no momentum built up: {@code firstStepGain * norm /
+     * paramNorm}. */
+    public double firstStepRatio() {
+        return firstStepGain * norm / paramNorm;
     }
 
     /** The statistics of parameter {@code key}, or null if this layer has no such parameter. */

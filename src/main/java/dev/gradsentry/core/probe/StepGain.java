@@ -15,6 +15,10 @@ import org.nd4j.linalg.learning.config.Sgd;
  * built up, which is what bounds the damage of a run of large gradients. Adam, AdaMax, Nadam, AMSGrad, RMSProp,
  * AdaGrad and AdaDelta divide the gradient by a running estimate of its own scale, so the size of their update does
  * not follow the size of the gradient: no gain exists and clipping the gradient does not bound their update.
+ *
+ * <p>{@link #firstStep} is the gain of one step taken with no velocity built up: {@code lr} for SGD, {@code (1 + mu) *
+ * lr} for Nesterov momentum. It answers "would this step alone move the weights too far?", while {@link #of} bounds
+ * the step that momentum can build up to.
  */
 public final class StepGain {
 
@@ -34,5 +38,14 @@ public final class StepGain {
             return 0;
         }
         return Double.NaN;
+    }
+
+    /** The gain of one step from zero velocity; NaN for optimizers that normalise the gradient. */
+    public static double firstStep(IUpdater updater, int iteration, int epoch) {
+        if (updater instanceof Nesterovs n) {
+            double mu = n.currentMomentum(iteration, epoch);
+            return mu < 1 ? n.getLearningRate(iteration, epoch) * (1 + mu) : Double.NaN;
+        }
+        return of(updater, iteration, epoch);
     }
 }

@@ -52,9 +52,9 @@ class AdaptiveClipTest {
                                       double gain) {
         return new StepStats(0, 0, 32, 1.0, gain, Math.hypot(denseNorm, outNorm), 1, 0, List.of(
                 new LayerStats("0_dense", denseNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", denseNorm, 0)),
-                        denseWeights, gain),
+                        denseWeights, gain, gain),
                 new LayerStats("1_output", outNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", outNorm, 0)),
-                        outWeights, gain)));
+                        outWeights, gain, gain)));
     }
 
     @Test
@@ -158,13 +158,13 @@ class AdaptiveClipTest {
         AdaptiveClip p = AdaptiveClip.defaults();
         // SGD at lr 10 on fresh weights: the dense layer would move 100x its own norm in one step
         ClipDecision d = p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
-        // cap 0.02: a gradient of norm 0.02 * 10 / 10 moves the dense weights by 2% of their norm
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.02, "1_output", 0.01)), d);
+        // cap 0.01: a gradient of norm 0.01 * 10 / 10 moves the dense weights by 1% of their norm
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01, "1_output", 0.005)), d);
         assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals("update-ratio", p.lastChange().reason());
         assertTrue(p.capEngaged());
         // engaged, it keeps bounding every step by the weights of that step
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.04, "1_output", 0.01)),
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.02, "1_output", 0.005)),
                 p.decide(weighted(1, 20, 0.001, 5, 10), Signal.QUIET));
     }
 
@@ -179,6 +179,27 @@ class AdaptiveClipTest {
         assertFalse(p.capEngaged());
     }
 
+    /** A step of one layer whose update would be {@code firstStep} of its weights now, {@code sustained} once
+     * momentum has built up (Nesterov mu = 0.9: (1 + mu) lr against lr / (1 - mu)). */
+    private static StepStats momentum(double firstStep, double sustained) {
+        return new StepStats(0, 0, 32, 1.0, 0.01, 1, 1, 0, List.of(new LayerStats("0_dense", 1, 1, 0, Double.NaN,
+                List.of(new ParamStats("W", 1, 0)), 1, sustained, firstStep)));
+    }
+
+    @Test
+    void theTriggerJudgesTheStepItselfWhileTheCapBoundsWhatMomentumBuildsUpTo() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        // a healthy Nesterov run: this step moves the weights 1.9%, momentum could build it up to 10%: no trigger
+        for (int i = 0; i < 100; i++) {
+            assertInstanceOf(ClipDecision.None.class, p.decide(momentum(0.019, 0.1 * 1.2), Signal.QUIET));
+        }
+        assertFalse(p.capEngaged());
+        // this step alone would move them 19%: engaged, and bounded by the sustained gain
+        ClipDecision d = p.decide(momentum(0.19, 1.0), Signal.QUIET);
+        assertTrue(p.capEngaged());
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01)), d);
+    }
+
     @Test
     void optimizersThatNormaliseTheGradientAreNotCapped() {
         AdaptiveClip p = AdaptiveClip.defaults();
@@ -191,22 +212,22 @@ class AdaptiveClipTest {
         AdaptiveClip p = AdaptiveClip.defaults();
         ClipDecision d = p.decide(weighted(100, 10, 100, 0, 1), Signal.QUIET);
         // median weight norm of the two layers is 10: the zero layer is bounded as if its weights had norm 1
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.2, "1_output", 0.02)), d);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1, "1_output", 0.01)), d);
     }
 
     @Test
     void lostStepsTightenTheCapDownToTheFloor() {
         AdaptiveClip p = AdaptiveClip.defaults();
-        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: 0.02 for the dense layer
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: 0.01 for the dense layer
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false)); // history thresholds switched on
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
         assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
-        assertEquals(0.01, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
+        assertEquals(0.005, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
                 .thresholds().get("0_dense"), 1e-12, "half the cap");
         for (int i = 0; i < 20; i++) {
             p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
         }
-        assertEquals(0.02 * AdaptiveClip.DEFAULT_FLOOR_FRACTION, ((ClipDecision.LayerNorm) p.decide(
+        assertEquals(0.01 * AdaptiveClip.DEFAULT_FLOOR_FRACTION, ((ClipDecision.LayerNorm) p.decide(
                 weighted(100, 10, 1, 5, 10), Signal.QUIET)).thresholds().get("0_dense"), 1e-12);
     }
 

@@ -129,6 +129,22 @@ class GuardRescueTest {
     }
 
     @Test
+    void aHealthyAdamRunIsBitwiseTheRunWithoutAGuard() {
+        List<DataSet> train = batches(300, 31, false);
+        MultiLayerNetwork bare = classifier(37, new org.nd4j.linalg.learning.config.Adam(0.003));
+        MultiLayerNetwork net = classifier(37, new org.nd4j.linalg.learning.config.Adam(0.003));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : train) {
+            bare.fit(d);
+            net.fit(d);
+        }
+        assertTrue(events.isEmpty(), events.toString());
+        assertEquals(bare.params(), net.params());
+        assertTrue(accuracy(net, batches(10, 99, false)) > 0.9, "the healthy run learns and converges");
+    }
+
+    @Test
     void aHealthyRunIsBitwiseTheRunWithoutAGuard() {
         List<DataSet> train = batches(300, 5, false);
         MultiLayerNetwork bare = classifier(7, new Nesterovs(0.01, 0.9));
