@@ -71,12 +71,15 @@ class StabilityPlanTest {
         }
     }
 
-    /** Counting every run to its last step, although runs that go NaN without a guard stop there. */
+    /**
+     * Counting every run to its last step, although runs that go NaN without a guard stop there. The budget was an
+     * hour until the Adam tuning row (2026-12-01) added five minutes; three splits run side by side on two cores.
+     */
     @Test
-    void theFullPlanFitsAnHourOfOneCoreByItsOwnStepTimes() {
+    void theFullPlanFitsSeventyMinutesOfOneCoreByItsOwnStepTimes() {
         double seconds = FULL.entries().stream()
                 .mapToDouble(e -> e.runs() * e.config().steps() * e.config().msPerStepGuess() / 1000).sum();
-        assertTrue(seconds <= 3600, "planned " + seconds / 60 + " min");
+        assertTrue(seconds <= 70 * 60, "planned " + seconds / 60 + " min");
     }
 
     @Test
