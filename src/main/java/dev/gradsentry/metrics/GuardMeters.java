@@ -1,6 +1,7 @@
 package dev.gradsentry.metrics;
 
 import dev.gradsentry.core.ExternalName;
+import dev.gradsentry.core.detect.SpikeDetector;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.core.intervene.InterventionListener;
@@ -95,7 +96,7 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
         }
         if (!sameLayers(step)) {
             List<String> layers = new ArrayList<>();
-            layers.add("global");
+            layers.add(SpikeDetector.GLOBAL);
             step.layers().stream().map(LayerStats::layer).forEach(layers::add);
             registerThresholds(layers);
         }

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.clip;
 
+import dev.gradsentry.core.detect.SpikeDetector;
 import dev.gradsentry.core.probe.GradientEdit;
 import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.ParamStats;
@@ -22,6 +23,14 @@ public sealed interface ClipDecision {
 
     /** The same clipping with every threshold multiplied by {@code factor} (external tightening). */
     ClipDecision scaledBy(double factor);
+
+    /**
+     * The norm thresholds this decision clips at, for gauges and the audit: per layer, or {@code global} for all layers
+     * at once; empty for decisions that do not clip a norm (none, value, unit-wise).
+     */
+    default Map<String, Double> thresholds() {
+        return Map.of();
+    }
 
     /** Leave the gradient as it is. */
     record None() implements ClipDecision {
@@ -59,6 +68,11 @@ public sealed interface ClipDecision {
         @Override
         public ClipDecision scaledBy(double factor) {
             return new GlobalNorm(threshold * factor);
+        }
+
+        @Override
+        public Map<String, Double> thresholds() {
+            return Map.of(SpikeDetector.GLOBAL, threshold);
         }
     }
 

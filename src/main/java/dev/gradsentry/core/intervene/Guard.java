@@ -22,7 +22,6 @@ import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.Deque;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -567,15 +566,6 @@ public final class Guard implements GradientInterceptor {
      * once (global-norm clipping) the key is {@code global}.
      */
     public Map<String, Double> layerThresholds() {
-        ClipDecision d = lastDecision;
-        if (d instanceof ClipDecision.LayerNorm l) {
-            return l.thresholds();
-        }
-        if (d instanceof ClipDecision.GlobalNorm g) {
-            Map<String, Double> m = new LinkedHashMap<>();
-            m.put("global", g.threshold());
-            return m;
-        }
-        return Map.of();
+        return lastDecision.thresholds();
     }
 }
