@@ -218,6 +218,8 @@ class BadInputTest {
         c.add(Case.json("GET", interventions + "?offset=-1", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?offset=1e3", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?limit=0", "", 400, "limit"));
+        c.add(Case.json("GET", interventions + "?limit=", "", 400, "limit"));
+        c.add(Case.json("GET", interventions + "?offset=", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?limit=1001", "", 400, "limit"));
         c.add(Case.json("GET", interventions + "?limit=abc", "", 400, "limit"));
         c.add(Case.json("GET", interventions + "?limit=99999999999", "", 400, "limit"));
