@@ -163,13 +163,20 @@ public final class TrainingRun implements Runnable {
         return guard;
     }
 
-    /** Hands a changed guard policy to this run's guard; it takes effect at the next step. */
-    public void applyGuardPolicy(GuardPolicy policy, String reason) {
+    /**
+     * Hands a changed guard policy to this run's guard; it takes effect at the next step, audited with what changed.
+     * The clipping policy is replaced (starting afresh) only when its name or settings differ from the one the guard
+     * has; a change of the guard's own settings keeps what the policy learned.
+     */
+    public void applyGuardPolicy(GuardPolicy before, GuardPolicy after, String reason) {
         Guard g = guard;
-        if (g != null) {
-            g.changeSettings(policy.guard());
-            g.changePolicy(policy.newPolicy(), reason);
+        if (g == null) {
+            return;
         }
+        ClipPolicy inForce = g.policy();
+        boolean replace = !after.samePolicy(inForce.name(), inForce.settings());
+        g.change(replace ? after.newPolicy() : null, after.guard(), reason, String.join(", ", after.differences(before))
+                + (replace ? "" : "; the clipping policy and what it learned are kept"));
     }
 
     /** The network being trained, or null before the workload is built. */
