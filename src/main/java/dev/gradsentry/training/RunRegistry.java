@@ -205,13 +205,20 @@ public final class RunRegistry implements AutoCloseable {
                 : Optional.empty();
     }
 
-    /** Hands a request to the running run's guard; false when no run is training. */
-    public synchronized boolean requestOnActive(ExternalRequest request) {
-        if (active == null || active.status().state().terminal() || active.guard() == null) {
+    /**
+     * Hands a request to the running run's guard; false when no run is training or its guard is not built yet.
+     * {@code delivery} (null for none) is remembered with the run, see {@link TrainingRun#request}.
+     */
+    public synchronized boolean requestOnActive(ExternalRequest request, String delivery) {
+        if (active == null || active.status().state().terminal()) {
             return false;
         }
-        active.guard().request(request);
-        return true;
+        return active.request(request, delivery);
+    }
+
+    /** Whether the active run (or the one last active) accepted a request of this delivery. */
+    public synchronized boolean delivered(String delivery) {
+        return active != null && active.delivered(delivery);
     }
 
     public synchronized Optional<RunStatus> current() {
