@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import java.util.zip.CRC32;
 
 /**
@@ -28,11 +29,15 @@ import java.util.zip.CRC32;
  * {@link #flush()}es them to the file, forced to disk, before the next step. A crash at any point therefore leaves
  * each event either in the file or in the newest checkpoint, and a resumed run appends exactly the missing ones
  * ({@link #reconcile}). The checkpoint also records the file's length and CRC-32 at that moment ({@link #mark()}),
- * so a truncated or altered file is noticed when the run is resumed.
+ * so a truncated or altered file is noticed when the run is resumed. When a run falls back to an older checkpoint
+ * because the newer ones are damaged, the lines of the steps it trains again are moved to
+ * {@code interventions.jsonl.superseded}: the log then holds each step's events once.
  */
 public final class AuditLog implements InterventionListener, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(AuditLog.class);
+    /** Beside the log: lines of steps that were trained again after a fall back to an older checkpoint. */
+    static final String SUPERSEDED = ".superseded";
 
     private final Path file;
     private final List<Intervention> events = new ArrayList<>();
@@ -123,7 +128,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         }
         String text = new String(content, StandardCharsets.UTF_8);
         String[] lines = text.split("\n", -1);
-        StringBuilder good = new StringBuilder();
+        List<String> good = new ArrayList<>();
         boolean damaged = false;
         for (int n = 0; n < lines.length; n++) {
             String line = lines[n];
@@ -137,7 +142,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
                     throw new IOException("no line end");
                 }
                 events.add(SavedJson.AUDIT.read(line.getBytes(StandardCharsets.UTF_8), Intervention.class));
-                good.append(line).append('\n');
+                good.add(line);
             } catch (IOException e) {
                 damaged = true;
                 problems.add(file.getFileName() + " line " + (n + 1) + " is unreadable and was dropped ("
@@ -152,14 +157,26 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         int firstMissing = (int) Math.max(0, events.size() - expectedBefore);
         List<Intervention> missing = firstMissing < carried.size()
                 ? carried.subList(firstMissing, carried.size()) : List.of();
-        if (events.size() > mark.events()) {
-            problems.add(file.getFileName() + " holds " + (events.size() - mark.events())
-                    + " events from after the checkpoint; the steps they belong to are trained again");
+        boolean superseded = events.size() > mark.events();
+        if (superseded) {
+            // The run continues from an older checkpoint (the newer ones were damaged): the steps these events
+            // belong to are trained again and audited again, so the file keeps only what the checkpoint saw.
+            int from = (int) mark.events();
+            Path aside = file.resolveSibling(file.getFileName() + SUPERSEDED);
+            Files.write(aside, (String.join("\n", good.subList(from, good.size())) + "\n")
+                    .getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            problems.add(file.getFileName() + " held " + (events.size() - from) + " events from after the "
+                    + "checkpoint; the steps they belong to are trained again, so they were moved to "
+                    + aside.getFileName());
+            events.subList(from, events.size()).clear();
+            good.subList(from, good.size()).clear();
         }
-        byte[] kept = good.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] kept = good.stream().map(l -> l + "\n").collect(Collectors.joining()).getBytes(StandardCharsets.UTF_8);
         if (damaged) {
             Files.copy(file, file.resolveSibling(file.getFileName() + ".damaged"),
                     StandardCopyOption.REPLACE_EXISTING);
+        }
+        if (damaged || superseded) {
             AtomicFile.replace(file, kept);
         }
         close();
