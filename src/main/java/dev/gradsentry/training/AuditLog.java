@@ -14,8 +14,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import java.util.zip.CRC32;
@@ -39,27 +46,78 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
     /** Beside the log: lines of steps that were trained again after a fall back to an older checkpoint. */
     static final String SUPERSEDED = ".superseded";
 
+    /** Repeated events are logged once per this interval of event time, the rest counted in one summary line. */
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
+
     private final Path file;
+    private final Consumer<String> log;
     private final List<Intervention> events = new ArrayList<>();
     /** Events from index {@code written} on are not in the file yet. */
     private int written;
     private long bytes;
     private final CRC32 crc = new CRC32();
     private FileChannel channel;
+    /** The current log interval: when it began (event time), the events logged in it, and those only counted. */
+    private Instant intervalStart;
+    private final Set<String> loggedInInterval = new HashSet<>();
+    private final Map<String, Integer> countedInInterval = new LinkedHashMap<>();
 
     /** @param file where to append; null keeps the log in memory only */
     public AuditLog(Path file) {
+        this(file, LOG::info);
+    }
+
+    /** @param log where the service log's lines about events go */
+    AuditLog(Path file, Consumer<String> log) {
         this.file = file;
+        this.log = log;
     }
 
     @Override
     public synchronized void onIntervention(Intervention i) {
         events.add(i);
-        LOG.infof("run %s step %d: %s (%s)%s", i.run(), i.step(), ExternalName.of(i.kind()), i.reason(), i.applied() ? ""
+        if (intervalStart == null || !i.time().isBefore(intervalStart.plus(LOG_INTERVAL))) {
+            summarize(i.run());
+            intervalStart = i.time();
+        }
+        // An exploding run in observe mode has an event on nearly every step: the first of each kind in an interval
+        // is logged, the rest are counted and summed up in one line when the interval ends.
+        String what = ExternalName.of(i.kind()) + " (" + i.reason() + ")" + (i.applied() ? ""
                 : " [observe mode: not applied]");
+        if (loggedInInterval.add(what)) {
+            log.accept("run " + i.run() + " step " + i.step() + ": " + what);
+        } else {
+            countedInInterval.merge(what, 1, Integer::sum);
+        }
         if (file == null) {
             written = events.size();
         }
+    }
+
+    /** Logs one line for the events of the interval that were only counted, and starts a new interval. */
+    private void summarize(String run) {
+        if (!countedInInterval.isEmpty()) {
+            int total = countedInInterval.values().stream().mapToInt(Integer::intValue).sum();
+            log.accept("run " + run + ": " + total + " events in the last " + LOG_INTERVAL.toSeconds()
+                    + " s not logged one by one: " + countedInInterval.entrySet().stream()
+                    .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.joining(", ")));
+        }
+        countedInInterval.clear();
+        loggedInInterval.clear();
+    }
+
+    /**
+     * Whether some events not in the file yet applied something; the run then checkpoints at once. Events that
+     * applied nothing (observe mode) wait for the next regular checkpoint: a crash before it trains those steps
+     * again, which audits them again.
+     */
+    public synchronized boolean hasPendingApplied() {
+        for (int n = written; n < events.size(); n++) {
+            if (events.get(n).applied()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether some events are not in the file yet; asked after every step, so it copies nothing. */
@@ -200,6 +258,9 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (!events.isEmpty()) {
+            summarize(events.get(events.size() - 1).run());
+        }
         if (channel != null) {
             try {
                 channel.close();

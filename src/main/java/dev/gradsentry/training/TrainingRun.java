@@ -29,8 +29,9 @@ import java.util.function.Supplier;
  * calls {@link #run()} until the spec's step count is reached or {@link #requestStop()} is called.
  *
  * <p>With a data directory the run keeps checkpoints in {@code runs/<id>/}: at its start, every
- * {@link RunSettings#checkpointEvery()} steps, after every step that produced an audit event (before the event is
- * appended to the audit log), and at its end. A checkpoint that cannot be written pauses the run with the reason in
+ * {@link RunSettings#checkpointEvery()} steps, after every step that produced an audit event that applied something
+ * (before the event is appended to the audit log; events that applied nothing, in observe mode, wait for the next
+ * regular checkpoint), and at its end. A checkpoint that cannot be written pauses the run with the reason in
  * its status; the network and guard stay as they are in memory, and resuming retries the write. A run found on disk
  * by {@link #recovered} continues from its newest readable checkpoint.
  */
@@ -286,7 +287,7 @@ public final class TrainingRun implements Runnable {
                 }
                 publish(net, probe.lastStep(), RunState.RUNNING, null);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
-                if (audit.hasPending() || step % settings.checkpointEvery() == 0) {
+                if (audit.hasPendingApplied() || step % settings.checkpointEvery() == 0) {
                     diskError = checkpoint(net, RunState.RUNNING, null);
                 }
             }
