@@ -77,6 +77,18 @@ class PolicyChangesTest {
         return page.getList("items.detail", String.class);
     }
 
+    /** Sends all requests at once, each on its own thread; every one must be answered 200. */
+    private static void allAnswer200(List<Callable<Integer>> requests) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(requests.size());
+        try {
+            for (Future<Integer> f : pool.invokeAll(requests)) {
+                assertEquals(200, f.get());
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     @Test
     void fiftyParallelChangesAreEachAuditedOnceInTheOrderTheyWereApplied() throws Exception {
         String id = startRun();
@@ -88,14 +100,7 @@ class PolicyChangesTest {
             puts.add(() -> given().contentType(ContentType.JSON).body("{\"spikeZ\":" + z + "}")
                     .when().put("/api/policy").then().extract().statusCode());
         }
-        ExecutorService pool = Executors.newFixedThreadPool(50);
-        try {
-            for (Future<Integer> f : pool.invokeAll(puts)) {
-                assertEquals(200, f.get());
-            }
-        } finally {
-            pool.shutdown();
-        }
+        allAnswer200(puts);
         List<String> details = await("50 policy-change events").atMost(Duration.ofSeconds(60))
                 .pollInterval(Duration.ofMillis(100)).until(() -> policyChanges(id), d -> d.size() >= 50);
         assertEquals(50, details.size(), String.join("\n", details));
@@ -129,14 +134,7 @@ class PolicyChangesTest {
                             .when().put("/api/policy").then().extract().statusCode());
                 }
             }
-            ExecutorService pool = Executors.newFixedThreadPool(21);
-            try {
-                for (Future<Integer> f : pool.invokeAll(puts)) {
-                    assertEquals(200, f.get());
-                }
-            } finally {
-                pool.shutdown();
-            }
+            allAnswer200(puts);
             assertEquals("observe", given().when().get("/api/policy").then().extract().path("mode"),
                     "round " + round + ": the acknowledged mode change was overwritten");
         }
