@@ -4,6 +4,7 @@ import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.clip.ClipPolicy;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.GuardSettings;
 
 import java.lang.reflect.RecordComponent;

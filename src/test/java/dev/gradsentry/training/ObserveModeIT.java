@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.intervene.GuardMode;
 import dev.gradsentry.core.intervene.GuardSettings;
@@ -73,7 +74,7 @@ class ObserveModeIT {
         Instant start = Instant.parse("2026-12-01T00:00:00Z");
         // 2,000 events in 100 s of event time, 20 a second, of two kinds, none applied.
         for (int n = 0; n < 2000; n++) {
-            log.onIntervention(new Intervention(start.plusMillis(50L * n), "r", n, n % 2 == 0 ? "skip" : "rollback",
+            log.onIntervention(new Intervention(start.plusMillis(50L * n), "r", n, n % 2 == 0 ? InterventionKind.SKIP : InterventionKind.ROLLBACK,
                     "spike", 1, Double.NaN, Double.NaN, null, false, "adaptive", Map.of(), null));
         }
         log.close();
