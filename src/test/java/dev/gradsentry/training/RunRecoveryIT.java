@@ -174,7 +174,7 @@ class RunRecoveryIT {
         assertEquals(RunState.FINISHED, resumed.status().state(), String.valueOf(resumed.status().error()));
 
         List<Intervention> events = new ArrayList<>(resumed.interventions().page(i -> true, 0, 10_000));
-        events.removeIf(i -> i.kind().equals("resume"));
+        events.removeIf(i -> i.kind() == InterventionKind.RESUME);
         assertEquals(withoutTime(wholeEvents), withoutTime(events), "each step's events once, none repeated");
         assertEquals(wholeEvents.size() + 1, Files.readAllLines(crashed.resolve(TrainingRun.AUDIT_FILE)).size(),
                 "the file holds each event once, and the resume");
