@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.intervene.Intervention;
