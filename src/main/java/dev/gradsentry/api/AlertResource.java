@@ -32,7 +32,10 @@ import java.util.Set;
  * intervention is applied to the running run through the same engine as automatic interventions, audited with
  * reason {@code alert} and the alert's name and fingerprint. Alertmanager re-sends groups, so a delivery is applied
  * once per (fingerprint, startsAt, status), and each action at most once per delivery however many alerts of the
- * group ask for it. A delivery with no alerts is valid and does nothing.
+ * group ask for it. A delivery is remembered only once it was applied or definitively refused (an action GradSentry
+ * does not know, a resolution): one that found no run to apply it to is applied when it comes again. Deliveries
+ * applied to a run are remembered with the run, in its checkpoints, so a redelivery after a crash and resume is
+ * still a duplicate. A delivery with no alerts is valid and does nothing.
  */
 @Path("/api/alerts/alertmanager")
 @Produces(MediaType.APPLICATION_JSON)
@@ -43,7 +46,7 @@ public class AlertResource {
 
     private final Provider<RunRegistry> runs;
     private final Provider<GradSentryConfig> config;
-    /** Deliveries already handled, oldest first, bounded. */
+    /** Deliveries refused for good or applied outside a run's guard (a resume), oldest first, bounded. */
     private final Map<String, Boolean> seen = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -97,7 +100,7 @@ public class AlertResource {
         for (Alert a : body.alerts()) {
             String name = a.labels().alertname();
             String key = a.fingerprint() + "|" + a.startsAt() + "|" + a.status();
-            if (seen.putIfAbsent(key, Boolean.TRUE) != null) {
+            if (seen.containsKey(key) || runs.get().delivered(key)) {
                 duplicates++;
                 continue;
             }
@@ -105,16 +108,18 @@ public class AlertResource {
             Optional<AlertAction> action = ExternalName.find(AlertAction.class, label);
             String detail = "alert " + name + " fingerprint " + a.fingerprint() + " startsAt " + a.startsAt();
             if (a.status() == Status.RESOLVED) {
+                seen.put(key, Boolean.TRUE);
                 resolved++;
                 LOG.infof("alert %s resolved (fingerprint %s)", name, a.fingerprint());
                 if (config.get().alerts().relaxOnResolve() && action.orElse(null) == AlertAction.TIGHTEN_CLIPPING
                         && runs.get().requestOnActive(new ExternalRequest(ExternalRequest.Action.RELAX_CLIPPING,
-                        "alert", detail + " resolved"))) {
+                        "alert", detail + " resolved"), null)) {
                     notes.add(name + ": resolved, clipping relaxed");
                 }
                 continue;
             }
             if (action.isEmpty()) {
+                seen.put(key, Boolean.TRUE);
                 ignored++;
                 notes.add(name + ": action '" + label + "' is not one GradSentry applies; ignored");
                 LOG.infof("alert %s with action '%s' ignored (known actions: %s)", name, label,
@@ -126,6 +131,7 @@ public class AlertResource {
                 Optional<String> paused = runs.get().pausedCurrent();
                 if (paused.isPresent()) {
                     runs.get().resume(paused.get(), "alert", detail);
+                    seen.put(key, Boolean.TRUE);
                     applied++;
                     notes.add(name + ": resumed run " + paused.get());
                 } else {
@@ -136,11 +142,12 @@ public class AlertResource {
             }
             // A group can carry one alert per layer; one tightening per delivery, not one per layer.
             if (!requested.add(action.get())) {
+                // Covered by the earlier alert's request: remembered with it if it was applied.
                 duplicates++;
                 notes.add(name + ": " + label + " already requested by an earlier alert of this delivery");
                 continue;
             }
-            if (runs.get().requestOnActive(new ExternalRequest(request.get(), "alert", detail))) {
+            if (runs.get().requestOnActive(new ExternalRequest(request.get(), "alert", detail), key)) {
                 applied++;
                 notes.add(name + ": " + label + " queued for the next step");
             } else {

@@ -1,12 +1,13 @@
 package dev.gradsentry.api;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.config.GradSentryConfig;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Provider;
-import jakarta.inject.Singleton;
-import jakarta.ws.rs.container.ContainerRequestContext;
-import jakarta.ws.rs.core.HttpHeaders;
-import jakarta.ws.rs.core.Response;
-import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,18 +20,28 @@ import java.util.Set;
  * Guards every mutating request under {@code /api} with a bearer token; reads stay open, as do {@code /q/metrics}
  * and {@code /q/health}. Without a configured token nothing may mutate: there is no default that silently opens
  * the service. The token is compared in constant time and never logged.
+ *
+ * <p>It is a Vert.x route ({@link FrontRoute#TOKEN}), not a JAX-RS filter: it sees the headers before any byte of the
+ * body is read, so a client without the token cannot hold a connection open by announcing a body and never sending
+ * it. The refusal closes the connection.
  */
-@Singleton
+@ApplicationScoped
 public class BearerToken {
 
     private static final Set<String> MUTATING = Set.of("POST", "PUT", "DELETE", "PATCH");
 
     private final Provider<GradSentryConfig> config;
+    private final ObjectMapper json;
     private volatile Optional<byte[]> token;
 
-    /** The config is read on first use: filters are built before runtime configuration exists. */
-    public BearerToken(Provider<GradSentryConfig> config) {
+    /** The config is read on first use, by the startup checks or the first request. */
+    public BearerToken(Provider<GradSentryConfig> config, ObjectMapper json) {
         this.config = config;
+        this.json = json;
+    }
+
+    void install(@Observes Router router) {
+        router.route("/api/*").order(FrontRoute.TOKEN.order()).handler(this::check);
     }
 
     private byte[] token() {
@@ -64,31 +75,33 @@ public class BearerToken {
         return token() != null;
     }
 
-    @ServerRequestFilter
-    public Optional<Response> check(ContainerRequestContext request) {
-        if (!MUTATING.contains(request.getMethod()) || !request.getUriInfo().getPath().startsWith("/api/")) {
-            return Optional.empty();
+    private void check(RoutingContext context) {
+        if (!MUTATING.contains(context.request().method().name()) || !context.normalizedPath().startsWith("/api/")) {
+            context.next();
+            return;
         }
         byte[] token = token();
         if (token == null) {
-            return Optional.of(unauthorized("changes are disabled: no API token is configured; set "
-                    + "GRADSENTRY_API_TOKEN (or gradsentry.api-token, or gradsentry.api-token-file) and send it as "
-                    + "'Authorization: Bearer <token>'"));
+            unauthorized(context, "changes are disabled: no API token is configured; set GRADSENTRY_API_TOKEN (or "
+                    + "gradsentry.api-token, or gradsentry.api-token-file) and send it as 'Authorization: Bearer "
+                    + "<token>'");
+            return;
         }
-        String header = request.getHeaderString(HttpHeaders.AUTHORIZATION);
+        String header = context.request().getHeader(HttpHeaders.AUTHORIZATION);
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            return Optional.of(unauthorized("this request changes state and needs 'Authorization: Bearer <token>'"));
+            unauthorized(context, "this request changes state and needs 'Authorization: Bearer <token>'");
+            return;
         }
         byte[] given = header.substring(7).strip().getBytes(StandardCharsets.UTF_8);
         if (!MessageDigest.isEqual(token, given)) {
-            return Optional.of(unauthorized("the bearer token is wrong"));
+            unauthorized(context, "the bearer token is wrong");
+            return;
         }
-        return Optional.empty();
+        context.next();
     }
 
-    private static Response unauthorized(String detail) {
-        Response problem = Problem.response(Response.Status.UNAUTHORIZED, detail, "Authorization");
-        return Response.fromResponse(problem).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"gradsentry\"")
-                .build();
+    private void unauthorized(RoutingContext context, String detail) {
+        context.response().putHeader("WWW-Authenticate", "Bearer realm=\"gradsentry\"");
+        Problem.send(context, json, 401, "Unauthorized", detail, "Authorization");
     }
 }

@@ -1,9 +1,7 @@
 package dev.gradsentry.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.config.GradSentryConfig;
-import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -12,10 +10,10 @@ import jakarta.enterprise.event.Observes;
 
 /**
  * Checks the headers that announce a body under {@code /api}, before a byte of it is read: a declared length over the
- * limit is a 413 and a body without a content type a 415, each with a problem body. It runs as a Vert.x route ahead
- * of Quarkus' own upload limit ({@code quarkus.http.limits.max-body-size}), which answers with an empty 413, and of
- * Quarkus REST, which would take a body without a content type as JSON. A body without a declared length (chunked,
- * HTTP/2) is held to the same limit by {@link JsonBody} once read.
+ * limit is a 413 and a body without a content type a 415, each with a problem body. It runs as a Vert.x route
+ * ({@link FrontRoute#BODY_HEADERS}) ahead of Quarkus' own upload limit ({@code quarkus.http.limits.max-body-size}),
+ * which answers with an empty 413, and of Quarkus REST, which would take a body without a content type as JSON. A body
+ * without a declared length (chunked, HTTP/2) is held to the same limit by {@link JsonBody} while it is read.
  */
 @ApplicationScoped
 public class BodyHeaders {
@@ -32,7 +30,7 @@ public class BodyHeaders {
     }
 
     void install(@Observes Router router) {
-        router.route("/api/*").order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT - 1).handler(this::check);
+        router.route("/api/*").order(FrontRoute.BODY_HEADERS.order()).handler(this::check);
     }
 
     private void check(RoutingContext context) {
@@ -45,7 +43,7 @@ public class BodyHeaders {
             return;
         }
         if (length == null) {
-            context.next(); // chunked or HTTP/2: JsonBody checks the size once the body is read
+            context.next(); // chunked or HTTP/2: JsonBody checks the size as the body arrives
             return;
         }
         long bytes;
@@ -74,17 +72,7 @@ public class BodyHeaders {
                 ? "gradsentry.alerts.max-body-bytes (" + limit + ")" : "the " + limit + " bytes this endpoint takes");
     }
 
-    /** Answers without reading the body, so the connection cannot be reused: it is closed after the answer. */
     private void refuse(RoutingContext context, int status, String title, String detail, String field) {
-        String body;
-        try {
-            body = json.writeValueAsString(new Problem("about:blank", title, status, detail, field));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("a Problem always serialises", e);
-        }
-        context.response().setStatusCode(status)
-                .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                .putHeader(HttpHeaders.CONNECTION, "close")
-                .end(body);
+        Problem.send(context, json, status, title, detail, field);
     }
 }

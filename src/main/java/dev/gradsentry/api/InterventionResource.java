@@ -6,13 +6,14 @@ import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.Intervention;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.TrainingRun;
-import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 
 import java.util.List;
 import java.util.function.Predicate;
@@ -35,13 +36,11 @@ public class InterventionResource {
     }
 
     @GET
-    public Page list(@PathParam("id") String id, @QueryParam("kind") String kind,
-                     @QueryParam("offset") @DefaultValue("0") String offsetParam,
-                     @QueryParam("limit") @DefaultValue("100") String limitParam) {
+    public Page list(@PathParam("id") String id, @QueryParam("kind") String kind, @Context UriInfo uri) {
         TrainingRun run = runs.run(id).orElseThrow(() -> new ProblemMappers.NotFoundProblem("id", "no run with id '"
                 + id + "'; GET /api/runs lists the known runs"));
-        int offset = wholeNumber("offset", offsetParam);
-        int limit = wholeNumber("limit", limitParam);
+        int offset = wholeNumber("offset", query(uri, "offset", "0"));
+        int limit = wholeNumber("limit", query(uri, "limit", "100"));
         InterventionKind wanted = kind == null ? null : ExternalName.find(InterventionKind.class, kind)
                 .orElseThrow(() -> new InvalidSettingException("kind", "kind '" + kind + "' is not valid; valid: "
                         + ExternalName.valid(InterventionKind.class)));
@@ -54,6 +53,15 @@ public class InterventionResource {
         Predicate<Intervention> filter = wanted == null ? i -> true : i -> i.kind() == wanted;
         return new Page(run.interventions().count(filter), offset, limit,
                 run.interventions().page(filter, offset, limit));
+    }
+
+    /**
+     * The parameter as sent, or {@code absent} when it is not in the query at all. JAX-RS' {@code @DefaultValue} also
+     * stands in for an empty value ({@code ?limit=}), which is a mistake to name, not a request for the default.
+     */
+    private static String query(UriInfo uri, String name, String absent) {
+        List<String> values = uri.getQueryParameters().get(name);
+        return values == null || values.isEmpty() ? absent : values.get(0);
     }
 
     /** Query parameters arrive as text: JAX-RS would answer a non-number with 404, which names nothing. */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.intervene.GuardSettings;
-import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.GuardPolicy;
 import dev.gradsentry.training.RunRegistry;
 import jakarta.ws.rs.Consumes;
@@ -47,21 +46,26 @@ public class PolicyResource {
             throw new InvalidSettingException("policy", "the body is empty; send e.g. "
                     + "{\"policy\": \"adaptive\"} or {\"mode\": \"observe\"}");
         }
-        GuardPolicy current = runs.guardPolicy();
+        RunRegistry.PolicyChange applied = runs.changeGuardPolicy(current -> changed(current, change), "api");
+        GuardPolicy next = applied.after();
+        if (applied.changed()) {
+            LOG.infof("guard policy changed through the API: %s", String.join(", ",
+                    next.differences(applied.before())));
+        }
+        return PolicyView.of(next);
+    }
+
+    /** The policy in force with the fields of {@code change} laid over it. */
+    private GuardPolicy changed(GuardPolicy current, PolicyView.Change change) throws JsonProcessingException {
         GuardSettings settings = overlay.apply(current.guard(), json.valueToTree(change.guard()));
         String name = change.policy() == null ? current.policy() : change.policy();
         Map<String, Double> policySettings = change.settings() != null ? change.settings()
                 : name.equals(current.policy()) ? current.policySettings() : Map.of();
-        GuardPolicy next;
         try {
-            next = new GuardPolicy(name, policySettings, settings);
+            return new GuardPolicy(name, policySettings, settings);
         } catch (InvalidSettingException e) {
             // The body calls GuardPolicy's policySettings "settings".
             throw new InvalidSettingException(e.field().replaceFirst("^policySettings", "settings"), e.getMessage());
         }
-        runs.changeGuardPolicy(next, "api");
-        LOG.infof("guard policy changed through the API: mode %s, %s %s", ExternalName.of(settings.mode()),
-                next.policy(), next.policySettings());
-        return PolicyView.of(next);
     }
 }

@@ -66,6 +66,7 @@ public interface GradSentryConfig {
      * of waiting for {@code POST /api/runs/{id}/resume}; the demo run then does not start.
      */
     @WithDefault("false")
+    @WithConverter(BooleanText.class)
     boolean resumeInterrupted();
 
     /** How each run keeps checkpoints under {@code data-dir}. */
@@ -97,6 +98,25 @@ public interface GradSentryConfig {
 
     Alerts alerts();
 
+    Http http();
+
+    /**
+     * How request bodies under {@code /api} are read: on the event loop, whole, before a worker thread is taken, so
+     * that slow or stalled clients hold no thread (docs/operations.md).
+     */
+    interface Http {
+        /** A body must arrive whole within this time, else the request is answered 408 and the connection closed. */
+        @WithDefault("10s")
+        @WithConverter(DurationText.class)
+        @DurationMin(millis = 1, message = "must be a positive duration such as 10s")
+        Duration bodyTimeout();
+
+        /** Bodies read at once; a request over this is answered 503 at once. */
+        @WithDefault("32")
+        @Range(min = 1, max = 10000)
+        int maxBodyReads();
+    }
+
     /** The Alertmanager webhook. */
     interface Alerts {
         /** Larger webhook bodies are refused with 413. */
@@ -106,6 +126,7 @@ public interface GradSentryConfig {
 
         /** When a {@code tighten-clipping} alert resolves, undo one tightening. */
         @WithDefault("false")
+        @WithConverter(BooleanText.class)
         boolean relaxOnResolve();
     }
 
@@ -133,6 +154,7 @@ public interface GradSentryConfig {
      */
     interface Demo {
         @WithDefault("true")
+        @WithConverter(BooleanText.class)
         boolean enabled();
 
         /** Every key under {@code gradsentry.demo}: {@code enabled} and {@code RunSpec}'s fields. */

@@ -14,9 +14,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import java.util.zip.CRC32;
 
 /**
@@ -28,33 +36,88 @@ import java.util.zip.CRC32;
  * {@link #flush()}es them to the file, forced to disk, before the next step. A crash at any point therefore leaves
  * each event either in the file or in the newest checkpoint, and a resumed run appends exactly the missing ones
  * ({@link #reconcile}). The checkpoint also records the file's length and CRC-32 at that moment ({@link #mark()}),
- * so a truncated or altered file is noticed when the run is resumed.
+ * so a truncated or altered file is noticed when the run is resumed. When a run falls back to an older checkpoint
+ * because the newer ones are damaged, the lines of the steps it trains again are moved to
+ * {@code interventions.jsonl.superseded}: the log then holds each step's events once.
  */
 public final class AuditLog implements InterventionListener, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(AuditLog.class);
+    /** Beside the log: lines of steps that were trained again after a fall back to an older checkpoint. */
+    static final String SUPERSEDED = ".superseded";
+
+    /** Repeated events are logged once per this interval of event time, the rest counted in one summary line. */
+    static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
 
     private final Path file;
+    private final Consumer<String> log;
     private final List<Intervention> events = new ArrayList<>();
     /** Events from index {@code written} on are not in the file yet. */
     private int written;
     private long bytes;
     private final CRC32 crc = new CRC32();
     private FileChannel channel;
+    /** The current log interval: when it began (event time), the events logged in it, and those only counted. */
+    private Instant intervalStart;
+    private final Set<String> loggedInInterval = new HashSet<>();
+    private final Map<String, Integer> countedInInterval = new LinkedHashMap<>();
 
     /** @param file where to append; null keeps the log in memory only */
     public AuditLog(Path file) {
+        this(file, LOG::info);
+    }
+
+    /** @param log where the service log's lines about events go */
+    AuditLog(Path file, Consumer<String> log) {
         this.file = file;
+        this.log = log;
     }
 
     @Override
     public synchronized void onIntervention(Intervention i) {
         events.add(i);
-        LOG.infof("run %s step %d: %s (%s)%s", i.run(), i.step(), ExternalName.of(i.kind()), i.reason(), i.applied() ? ""
+        if (intervalStart == null || !i.time().isBefore(intervalStart.plus(LOG_INTERVAL))) {
+            summarize(i.run());
+            intervalStart = i.time();
+        }
+        // An exploding run in observe mode has an event on nearly every step: the first of each kind in an interval
+        // is logged, the rest are counted and summed up in one line when the interval ends.
+        String what = ExternalName.of(i.kind()) + " (" + i.reason() + ")" + (i.applied() ? ""
                 : " [observe mode: not applied]");
+        if (loggedInInterval.add(what)) {
+            log.accept("run " + i.run() + " step " + i.step() + ": " + what);
+        } else {
+            countedInInterval.merge(what, 1, Integer::sum);
+        }
         if (file == null) {
             written = events.size();
         }
+    }
+
+    /** Logs one line for the events of the interval that were only counted, and starts a new interval. */
+    private void summarize(String run) {
+        if (!countedInInterval.isEmpty()) {
+            int total = countedInInterval.values().stream().mapToInt(Integer::intValue).sum();
+            log.accept("run " + run + ": " + total + " events in the last " + LOG_INTERVAL.toSeconds()
+                    + " s not logged one by one: " + countedInInterval.entrySet().stream()
+                    .map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.joining(", ")));
+        }
+        countedInInterval.clear();
+        loggedInInterval.clear();
+    }
+
+    /**
+     * Whether some events not in the file yet applied something; the run then checkpoints at once. Events that
+     * applied nothing (observe mode) wait for the next regular checkpoint: a crash before it trains those steps
+     * again, which audits them again.
+     */
+    public synchronized boolean hasPendingApplied() {
+        for (int n = written; n < events.size(); n++) {
+            if (events.get(n).applied()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether some events are not in the file yet; asked after every step, so it copies nothing. */
@@ -123,7 +186,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         }
         String text = new String(content, StandardCharsets.UTF_8);
         String[] lines = text.split("\n", -1);
-        StringBuilder good = new StringBuilder();
+        List<String> good = new ArrayList<>();
         boolean damaged = false;
         for (int n = 0; n < lines.length; n++) {
             String line = lines[n];
@@ -137,7 +200,7 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
                     throw new IOException("no line end");
                 }
                 events.add(SavedJson.AUDIT.read(line.getBytes(StandardCharsets.UTF_8), Intervention.class));
-                good.append(line).append('\n');
+                good.add(line);
             } catch (IOException e) {
                 damaged = true;
                 problems.add(file.getFileName() + " line " + (n + 1) + " is unreadable and was dropped ("
@@ -152,14 +215,26 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
         int firstMissing = (int) Math.max(0, events.size() - expectedBefore);
         List<Intervention> missing = firstMissing < carried.size()
                 ? carried.subList(firstMissing, carried.size()) : List.of();
-        if (events.size() > mark.events()) {
-            problems.add(file.getFileName() + " holds " + (events.size() - mark.events())
-                    + " events from after the checkpoint; the steps they belong to are trained again");
+        boolean superseded = events.size() > mark.events();
+        if (superseded) {
+            // The run continues from an older checkpoint (the newer ones were damaged): the steps these events
+            // belong to are trained again and audited again, so the file keeps only what the checkpoint saw.
+            int from = (int) mark.events();
+            Path aside = file.resolveSibling(file.getFileName() + SUPERSEDED);
+            Files.write(aside, (String.join("\n", good.subList(from, good.size())) + "\n")
+                    .getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            problems.add(file.getFileName() + " held " + (events.size() - from) + " events from after the "
+                    + "checkpoint; the steps they belong to are trained again, so they were moved to "
+                    + aside.getFileName());
+            events.subList(from, events.size()).clear();
+            good.subList(from, good.size()).clear();
         }
-        byte[] kept = good.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] kept = good.stream().map(l -> l + "\n").collect(Collectors.joining()).getBytes(StandardCharsets.UTF_8);
         if (damaged) {
             Files.copy(file, file.resolveSibling(file.getFileName() + ".damaged"),
                     StandardCopyOption.REPLACE_EXISTING);
+        }
+        if (damaged || superseded) {
             AtomicFile.replace(file, kept);
         }
         close();
@@ -183,6 +258,9 @@ public final class AuditLog implements InterventionListener, AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (!events.isEmpty()) {
+            summarize(events.get(events.size() - 1).run());
+        }
         if (channel != null) {
             try {
                 channel.close();

@@ -27,13 +27,16 @@ import java.util.List;
  *                     written (they are appended right after it)
  * @param guard        the guard's state, or null for a run whose guard never started; its two networks are written
  *                     beside this record ({@link SavedJson})
+ * @param deliveries   the keys of the alert deliveries handed to the guard up to this checkpoint, oldest first: a
+ *                     redelivery of one of them after a resume is a duplicate
  */
 public record Checkpoint(String runId, RunSpec spec, RunState state, long step, int epoch, long batchesDrawn,
                          Evaluation evaluation, String error, Instant createdAt, Instant savedAt, AuditLog.Mark audit,
-                         List<Intervention> pendingAudit, GuardState guard) {
+                         List<Intervention> pendingAudit, GuardState guard, List<String> deliveries) {
 
     public Checkpoint {
         pendingAudit = List.copyOf(pendingAudit);
+        deliveries = List.copyOf(deliveries);
     }
 
 }

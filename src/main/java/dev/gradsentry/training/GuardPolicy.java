@@ -4,10 +4,16 @@ import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.clip.ClipPolicy;
+import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.GuardSettings;
 
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
 
 /**
  * The guard's configuration for this service: the clipping policy with its settings and the guard's own settings.
@@ -45,5 +51,48 @@ public record GuardPolicy(String policy, Map<String, Double> policySettings, Gua
         } catch (InvalidSettingException e) {
             throw new InvalidSettingException("policySettings." + e.field(), e.getMessage());
         }
+    }
+
+    /** Whether {@code other} has this clipping policy with these settings (the guard's own settings aside). */
+    public boolean samePolicy(String otherPolicy, Map<String, Double> otherSettings) {
+        return policy.equals(otherPolicy) && policySettings.equals(otherSettings);
+    }
+
+    /**
+     * What differs from {@code before}, field by field, for the audit: {@code policy adaptive -> value},
+     * {@code relaxAfter 500.0 -> 100.0}, {@code mode auto -> observe}; empty when nothing does.
+     */
+    public List<String> differences(GuardPolicy before) {
+        List<String> changed = new ArrayList<>();
+        if (!policy.equals(before.policy)) {
+            changed.add("policy " + before.policy + " -> " + policy);
+        } else {
+            for (Map.Entry<String, Double> e : new TreeMap<>(policySettings).entrySet()) {
+                Double old = before.policySettings.get(e.getKey());
+                if (!e.getValue().equals(old)) {
+                    changed.add(e.getKey() + " " + old + " -> " + e.getValue());
+                }
+            }
+        }
+        for (RecordComponent c : GuardSettings.class.getRecordComponents()) {
+            Object old = value(c, before.guard);
+            Object now = value(c, guard);
+            if (!Objects.equals(old, now)) {
+                changed.add(c.getName() + " " + text(old) + " -> " + text(now));
+            }
+        }
+        return changed;
+    }
+
+    private static Object value(RecordComponent c, GuardSettings s) {
+        try {
+            return c.getAccessor().invoke(s);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("a record's accessor is public", e);
+        }
+    }
+
+    private static String text(Object value) {
+        return value instanceof Enum<?> e ? ExternalName.of(e) : String.valueOf(value);
     }
 }

@@ -147,11 +147,36 @@ public final class RunRegistry implements AutoCloseable {
         return guardPolicy;
     }
 
-    /** Makes {@code next} the policy of new runs and of the active run's guard (from its next step). */
-    public synchronized void changeGuardPolicy(GuardPolicy next, String reason) {
-        guardPolicy = next;
+    /**
+     * Changes the guard policy of new runs and of the active run's guard (from its next step) as {@code edit} makes it
+     * from the policy in force: read, edit and apply happen under one lock, so concurrent changes are applied one
+     * after the other, each on top of the one before, and audited in that order. An edit that gives the policy in
+     * force back changes nothing; an edit that throws leaves everything as it was.
+     */
+    public synchronized <E extends Exception> PolicyChange changeGuardPolicy(PolicyEdit<E> edit, String reason)
+            throws E {
+        GuardPolicy before = guardPolicy;
+        GuardPolicy after = edit.apply(before);
+        if (after.equals(before)) {
+            return new PolicyChange(before, before);
+        }
+        guardPolicy = after;
         if (active != null && !active.status().state().terminal()) {
-            active.applyGuardPolicy(next, reason);
+            active.applyGuardPolicy(before, after, reason);
+        }
+        return new PolicyChange(before, after);
+    }
+
+    /** A change of the guard policy made from the policy in force. */
+    @FunctionalInterface
+    public interface PolicyEdit<E extends Exception> {
+        GuardPolicy apply(GuardPolicy current) throws E;
+    }
+
+    /** The policy before and after a change; the same when nothing changed. */
+    public record PolicyChange(GuardPolicy before, GuardPolicy after) {
+        public boolean changed() {
+            return !before.equals(after);
         }
     }
 
@@ -180,13 +205,20 @@ public final class RunRegistry implements AutoCloseable {
                 : Optional.empty();
     }
 
-    /** Hands a request to the running run's guard; false when no run is training. */
-    public synchronized boolean requestOnActive(ExternalRequest request) {
-        if (active == null || active.status().state().terminal() || active.guard() == null) {
+    /**
+     * Hands a request to the running run's guard; false when no run is training or its guard is not built yet.
+     * {@code delivery} (null for none) is remembered with the run, see {@link TrainingRun#request}.
+     */
+    public synchronized boolean requestOnActive(ExternalRequest request, String delivery) {
+        if (active == null || active.status().state().terminal()) {
             return false;
         }
-        active.guard().request(request);
-        return true;
+        return active.request(request, delivery);
+    }
+
+    /** Whether the active run (or the one last active) accepted a request of this delivery. */
+    public synchronized boolean delivered(String delivery) {
+        return active != null && active.delivered(delivery);
     }
 
     public synchronized Optional<RunStatus> current() {

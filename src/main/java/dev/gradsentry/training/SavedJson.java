@@ -58,10 +58,11 @@ final class SavedJson {
     /**
      * 1: no {@code format} field, enums as Java names ({@code FASHION_MLP}, read as they are), the guard's networks as
      * {@code lastGoodIteration} and {@code candidateIteration} (-1 for none). 2: {@code format}, enums as
-     * {@link ExternalName} spells them, {@code lastGood} and {@code candidate} (null for none).
+     * {@link ExternalName} spells them, {@code lastGood} and {@code candidate} (null for none). 3: see
+     * {@link #checkpoint2To3}. 4: {@code deliveries}, the alert deliveries the run applied.
      */
     static final SavedJson CHECKPOINT = new SavedJson("checkpoint",
-            List.of(SavedJson::checkpoint1To2, SavedJson::checkpoint2To3));
+            List.of(SavedJson::checkpoint1To2, SavedJson::checkpoint2To3, SavedJson::checkpoint3To4));
     /** 1: no {@code format} field. 2: each line starts with {@code "format": 2}. */
     static final SavedJson AUDIT = new SavedJson("audit log", List.of(line -> {
         // the stamp is all that changed
@@ -171,6 +172,14 @@ final class SavedJson {
             state.putArray("spikeSteps").add((double) (Long.MIN_VALUE / 2)).add((double) (Long.MIN_VALUE / 2))
                     .add((double) (Long.MIN_VALUE / 2));
         }
+    }
+
+    /**
+     * Format 4: the run remembers the alert deliveries it applied. A run of format 3 kept them in memory only, so it
+     * continues with none remembered (as it would have after a restart).
+     */
+    private static void checkpoint3To4(ObjectNode checkpoint) {
+        checkpoint.putArray("deliveries");
     }
 
     /** The format stamp first, then the value's own fields. */

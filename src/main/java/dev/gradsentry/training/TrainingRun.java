@@ -3,6 +3,7 @@ package dev.gradsentry.training;
 import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.clip.ClipPolicy;
+import dev.gradsentry.core.intervene.ExternalRequest;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardState;
 import dev.gradsentry.core.probe.GradientProbe;
@@ -16,7 +17,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Supplier;
 
 /**
@@ -24,8 +29,9 @@ import java.util.function.Supplier;
  * calls {@link #run()} until the spec's step count is reached or {@link #requestStop()} is called.
  *
  * <p>With a data directory the run keeps checkpoints in {@code runs/<id>/}: at its start, every
- * {@link RunSettings#checkpointEvery()} steps, after every step that produced an audit event (before the event is
- * appended to the audit log), and at its end. A checkpoint that cannot be written pauses the run with the reason in
+ * {@link RunSettings#checkpointEvery()} steps, after every step that produced an audit event that applied something
+ * (before the event is appended to the audit log; events that applied nothing, in observe mode, wait for the next
+ * regular checkpoint), and at its end. A checkpoint that cannot be written pauses the run with the reason in
  * its status; the network and guard stay as they are in memory, and resuming retries the write. A run found on disk
  * by {@link #recovered} continues from its newest readable checkpoint.
  */
@@ -54,6 +60,11 @@ public final class TrainingRun implements Runnable {
     private final long startNanos = System.nanoTime();
     private final Clock clock;
     private final Instant createdAt;
+
+    /** Requests from outside and the deliveries that carried them, handed to the guard between two steps. */
+    private final Queue<Delivery> inbox = new ConcurrentLinkedQueue<>();
+    /** Deliveries handed to the guard, oldest first, at most {@link #REMEMBERED}; saved with every checkpoint. */
+    private final Set<String> delivered = new LinkedHashSet<>();
 
     private volatile boolean stopRequested;
     /** Set with {@link #stopRequested}: the run ends {@code interrupted}, resumable, instead of {@code stopped}. */
@@ -95,6 +106,7 @@ public final class TrainingRun implements Runnable {
         this.step = c.step();
         this.batchesDrawn = c.batchesDrawn();
         this.evaluation = c.evaluation();
+        this.delivered.addAll(c.deliveries());
         RunState state = c.state() == RunState.RUNNING ? RunState.INTERRUPTED : c.state();
         // Only a run that can be resumed keeps the checkpoint's bytes (the whole model) in memory.
         this.restoreFrom = state.resumable() ? loaded : null;
@@ -103,6 +115,12 @@ public final class TrainingRun implements Runnable {
     }
 
     static final String AUDIT_FILE = "interventions.jsonl";
+    /** Deliveries a run remembers; Alertmanager re-sends a group for hours, not for ten thousand groups. */
+    static final int REMEMBERED = 10_000;
+
+    /** A request from outside, and the key of the delivery that carried it (null when none). */
+    private record Delivery(ExternalRequest request, String key) {
+    }
 
     static Path runDirectory(Path dataDir, String id) {
         return dataDir.resolve("runs").resolve(id);
@@ -163,13 +181,60 @@ public final class TrainingRun implements Runnable {
         return guard;
     }
 
-    /** Hands a changed guard policy to this run's guard; it takes effect at the next step. */
-    public void applyGuardPolicy(GuardPolicy policy, String reason) {
-        Guard g = guard;
-        if (g != null) {
-            g.changeSettings(policy.guard());
-            g.changePolicy(policy.newPolicy(), reason);
+    /**
+     * Queues a request for the guard, which applies it at the next step; false when the run has no guard yet (its
+     * workload is still loading). {@code delivery} is remembered with the run, in its checkpoints, from the step the
+     * guard is handed the request: a delivery seen again, also after a crash and resume, is a duplicate.
+     */
+    public boolean request(ExternalRequest request, String delivery) {
+        if (guard == null) {
+            return false;
         }
+        inbox.add(new Delivery(request, delivery));
+        return true;
+    }
+
+    /** Whether a request with this delivery key was accepted by this run (handed to its guard, or about to be). */
+    public boolean delivered(String key) {
+        synchronized (delivered) {
+            if (delivered.contains(key)) {
+                return true;
+            }
+        }
+        return inbox.stream().anyMatch(d -> key.equals(d.key()));
+    }
+
+    /** Hands the queued requests to the guard; on the training thread, between steps, so a checkpoint has both. */
+    private void handOver(Guard g) {
+        for (Delivery d; (d = inbox.peek()) != null; ) {
+            if (d.key() != null) {
+                // Remembered before it leaves the inbox, so that delivered() never misses it in between.
+                synchronized (delivered) {
+                    delivered.add(d.key());
+                    if (delivered.size() > REMEMBERED) {
+                        delivered.remove(delivered.iterator().next());
+                    }
+                }
+            }
+            inbox.poll();
+            g.request(d.request());
+        }
+    }
+
+    /**
+     * Hands a changed guard policy to this run's guard; it takes effect at the next step, audited with what changed.
+     * The clipping policy is replaced (starting afresh) only when its name or settings differ from the one the guard
+     * has; a change of the guard's own settings keeps what the policy learned.
+     */
+    public void applyGuardPolicy(GuardPolicy before, GuardPolicy after, String reason) {
+        Guard g = guard;
+        if (g == null) {
+            return;
+        }
+        ClipPolicy inForce = g.policy();
+        boolean replace = !after.samePolicy(inForce.name(), inForce.settings());
+        g.change(replace ? after.newPolicy() : null, after.guard(), reason, String.join(", ", after.differences(before))
+                + (replace ? "" : "; the clipping policy and what it learned are kept"));
     }
 
     /** The network being trained, or null before the workload is built. */
@@ -206,6 +271,7 @@ public final class TrainingRun implements Runnable {
             diskError = checkpoint(net, RunState.RUNNING, null);
             int batchesPerEpoch = s.train().batchesPerEpoch();
             while (diskError == null && step < spec.steps() && !stopRequested && !g.paused()) {
+                handOver(g);
                 var batch = s.train().next();
                 batchesDrawn++;
                 long t0 = System.nanoTime();
@@ -221,7 +287,7 @@ public final class TrainingRun implements Runnable {
                 }
                 publish(net, probe.lastStep(), RunState.RUNNING, null);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
-                if (audit.hasPending() || step % settings.checkpointEvery() == 0) {
+                if (audit.hasPendingApplied() || step % settings.checkpointEvery() == 0) {
                     diskError = checkpoint(net, RunState.RUNNING, null);
                 }
             }
@@ -273,7 +339,7 @@ public final class TrainingRun implements Runnable {
         Guard g = guard;
         try {
             Checkpoint c = new Checkpoint(id, spec, state, step, net.getEpochCount(), batchesDrawn, evaluation, error,
-                    createdAt, clock.instant(), audit.mark(), audit.pending(), g.saveState());
+                    createdAt, clock.instant(), audit.mark(), audit.pending(), g.saveState(), deliveries());
             checkpoints.write(c, net);
             audit.flush();
             return null;
@@ -282,6 +348,12 @@ public final class TrainingRun implements Runnable {
                     + "its state in memory: fix the disk, then POST /api/runs/" + id + "/resume";
             LOG.errorf("run %s step %d: %s", id, step, reason);
             return reason;
+        }
+    }
+
+    private List<String> deliveries() {
+        synchronized (delivered) {
+            return List.copyOf(delivered);
         }
     }
 

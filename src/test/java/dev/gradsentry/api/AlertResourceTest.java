@@ -77,6 +77,25 @@ class AlertResourceTest {
                 .body("notes[0]", containsString("no run is training"));
     }
 
+    /**
+     * A delivery that could not be applied (no run training yet) is not remembered: Alertmanager's redelivery, once a
+     * run trains, is applied, and only then is a further redelivery a duplicate.
+     */
+    @Test
+    void aDeliveryNotAppliedIsAppliedWhenRedeliveredOnceARunTrains() throws Exception {
+        Runs.stopActive();
+        String body = firing("tighten-clipping", "feedbeef00000003");
+        post(body).statusCode(200).body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("duplicates", equalTo(0));
+        String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
+        Runs.awaitStep(id, 1, Duration.ofSeconds(60));
+        post(body).statusCode(200).body("applied", equalTo(1)).body("duplicates", equalTo(0));
+        post(body).statusCode(200).body("applied", equalTo(0)).body("duplicates", equalTo(1));
+        Runs.awaitIntervention(id, "clip-tighten", Duration.ofSeconds(60));
+        given().when().delete("/api/runs/" + id).then().statusCode(200);
+        assertEquals(1, Runs.interventions(id, "clip-tighten"));
+    }
+
     @Test
     void malformedBodiesAre400sNamingTheField() throws IOException {
         String good = fixture("payload-firing.json");

@@ -97,8 +97,9 @@ class BadInputTest {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
         Runs.awaitStep(id, 1, Duration.ofSeconds(60));
-        // A policy change during a run is audited in that run: the log then has a line to compare.
-        given().contentType(ContentType.JSON).body(Api.DEFAULT_POLICY).when().put("/api/policy").then()
+        // A policy change during a run is audited in that run: the log then has a line to compare. (The policy in
+        // force sent again would be no change, and audit nothing.)
+        given().contentType(ContentType.JSON).body("{\"spikeZ\":4.5}").when().put("/api/policy").then()
                 .statusCode(200);
         Runs.awaitIntervention(id, "policy-change", Duration.ofSeconds(60));
         given().when().delete("/api/runs/" + id).then().statusCode(200);
@@ -218,6 +219,8 @@ class BadInputTest {
         c.add(Case.json("GET", interventions + "?offset=-1", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?offset=1e3", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?limit=0", "", 400, "limit"));
+        c.add(Case.json("GET", interventions + "?limit=", "", 400, "limit"));
+        c.add(Case.json("GET", interventions + "?offset=", "", 400, "offset"));
         c.add(Case.json("GET", interventions + "?limit=1001", "", 400, "limit"));
         c.add(Case.json("GET", interventions + "?limit=abc", "", 400, "limit"));
         c.add(Case.json("GET", interventions + "?limit=99999999999", "", 400, "limit"));

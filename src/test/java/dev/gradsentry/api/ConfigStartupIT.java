@@ -39,6 +39,10 @@ class ConfigStartupIT {
         "gradsentry.alerts.max-body-bytes        | -5        | at least 1024       | property",
         "gradsentry.api-token-file               | /nonexistent/token | cannot read | property",
         "gradsentry.fashion-mnist-path           | /nonexistent/fashion | dataset-fashion-mnist | property",
+        "gradsentry.resume-interrupted           | maybe     | true or false       | property",
+        "gradsentry.alerts.relax-on-resolve      | yes       | true or false       | environment",
+        "gradsentry.http.body-timeout            | 0s        | positive duration   | property",
+        "gradsentry.http.max-body-reads          | 0         | between 1 and 10000 | property",
     })
     void aBadSettingStopsTheJarWithOneLineNamingTheKey(String key, String value, String fix, String source)
             throws Exception {

@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The packaged service is killed with SIGKILL while it trains; a new process finds the run {@code interrupted},
  * resumes it from the last checkpoint, and the step counter, the guard and the audit log carry on: every event
- * written before the kill is still there, once. Ended with SIGTERM instead (podman stop, a rollout, a node drain), the
+ * written before the kill is still there, once, and an alert applied before the kill is a duplicate when Alertmanager
+ * delivers it again to the new process. Ended with SIGTERM instead (podman stop, a rollout, a node drain), the
  * service checkpoints the run's last step and leaves it {@code interrupted}, and the next one resumes it from there.
  */
 class CrashResumeIT {
@@ -67,6 +68,12 @@ class CrashResumeIT {
                 + "\"learningRate\":0.1,\"batchSize\":32,\"sequenceLength\":50,\"steps\":" + STEPS + ","
                 + "\"seed\":7,\"evalInterval\":0,\"evalExamples\":200}", 201);
         String id = started.get("id").asText();
+        awaitRun(port, id, r -> r.get("step").asLong() >= 20, first);
+        String alert = alert();
+        assertEquals(1, send(port, "POST", "/api/alerts/alertmanager", alert, 200).get("applied").asInt());
+        await("the alert applied").atMost(Duration.ofSeconds(60)).until(() -> send(port, "GET", "/api/runs/" + id
+                + "/interventions?kind=clip-tighten&limit=1000", null, 200).get("items").findValuesAsText("reason")
+                .contains("alert"));
         long seenBeforeKill = awaitRun(port, id, r -> r.get("step").asLong() >= 150, first).get("step").asLong();
         first.destroyForcibly().waitFor();
         assertEquals(137, first.exitValue(), "SIGKILL");
@@ -88,6 +95,9 @@ class CrashResumeIT {
 
         JsonNode resumed = send(port, "POST", "/api/runs/" + id + "/resume", "", 200);
         assertEquals("running", resumed.get("state").asText(), resumed.toString());
+        JsonNode redelivered = send(port, "POST", "/api/alerts/alertmanager", alert, 200);
+        assertEquals(0, redelivered.get("applied").asInt(), redelivered.toString());
+        assertEquals(1, redelivered.get("duplicates").asInt(), "applied before the kill: " + redelivered);
         JsonNode finished = awaitRun(port, id, r -> !r.get("state").asText().equals("running"), second);
         assertEquals("finished", finished.get("state").asText(), finished.toString());
         assertEquals(STEPS, finished.get("step").asLong());
@@ -114,6 +124,9 @@ class CrashResumeIT {
             assertTrue(distinct.add(e.get("step") + " " + e.get("kind") + " " + e.get("reason") + " "
                     + e.get("layer")), "an event appears twice: " + e);
         }
+        assertEquals(1, all.stream().filter(e -> e.get("kind").asText().equals("clip-tighten")
+                        && e.get("reason").asText().equals("alert")).count(),
+                "the alert was applied once, before the kill");
         JsonNode page = send(port, "GET", "/api/runs/" + id + "/interventions?limit=1000", null, 200);
         assertEquals(all.size(), page.get("total").asLong(), page.toString());
     }
@@ -165,6 +178,14 @@ class CrashResumeIT {
         assertTrue(secondStop > stoppedAt, "resumed where the second process stopped: " + resumes);
         awaitRun(port, id, r -> r.get("state").asText().equals("running") && r.get("step").asLong() > secondStop,
                 third);
+    }
+
+    /** The captured firing delivery, asking for a tightening. */
+    private static String alert() throws IOException {
+        try (var in = CrashResumeIT.class.getResourceAsStream("/alertmanager/payload-firing.json")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).replace("\"tune_clipping\"",
+                    "\"tighten-clipping\"");
+        }
     }
 
     private Process start(Path data, int port, Path log, int checkpointEvery, String... settings) throws IOException {

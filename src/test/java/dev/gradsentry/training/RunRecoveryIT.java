@@ -1,5 +1,6 @@
 package dev.gradsentry.training;
 
+import dev.gradsentry.core.InterventionKind;
 import dev.gradsentry.core.clip.ClipPolicies;
 import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.intervene.Intervention;
@@ -122,6 +123,65 @@ class RunRecoveryIT {
                 "same events at the same steps, none lost, none twice");
         List<String> fileLines = Files.readAllLines(crashed.resolve(TrainingRun.AUDIT_FILE));
         assertEquals(wholeEvents.size() + 1, fileLines.size(), "the audit file holds each event once");
+    }
+
+    /**
+     * The newest checkpoint is cut off, so the run falls back to the one before while the audit log already holds the
+     * events of the steps after it. Those steps are trained again: their events are in the log once, as the
+     * uninterrupted run has them, and the lines the fallback superseded are kept aside.
+     */
+    @Test
+    void aFallbackToAnOlderCheckpointDoesNotRepeatAuditEvents() throws IOException {
+        Path a = tmp.resolve("a");
+        TrainingRun whole = run("r5", a);
+        whole.run();
+        List<Intervention> wholeEvents = whole.interventions().page(i -> true, 0, 10_000);
+        Path runDir = TrainingRun.runDirectory(a, "r5");
+        CheckpointStore store = new CheckpointStore(runDir, 1000);
+        List<Path> files = store.files();
+        // A crash while the newer of two checkpoints with audit events between them was written: that file is cut
+        // off, the log already holds the events it carried.
+        Path newest = null;
+        Path older = null;
+        for (int i = 0; i + 1 < files.size(); i++) {
+            long newer = store.read(files.get(i), List.of()).checkpoint().audit().events();
+            if (newer > store.read(files.get(i + 1), List.of()).checkpoint().audit().events()) {
+                newest = files.get(i);
+                older = files.get(i + 1);
+                break;
+            }
+        }
+        assertNotNull(newest, "the guard must act between two checkpoints: " + wholeEvents);
+        Path b = tmp.resolve("b");
+        Path crashed = TrainingRun.runDirectory(b, "r5");
+        Files.createDirectories(crashed);
+        Files.copy(older, crashed.resolve(older.getFileName()));
+        byte[] cut = Files.readAllBytes(newest);
+        Files.write(crashed.resolve(newest.getFileName()), Arrays.copyOf(cut, cut.length / 2));
+        long olderStep = store.read(older, List.of()).checkpoint().step();
+        long olderEvents = store.read(older, List.of()).checkpoint().audit().events();
+        int newerEvents = (int) store.read(newest, List.of()).checkpoint().audit().events();
+        List<String> auditLines = Files.readAllLines(runDir.resolve(TrainingRun.AUDIT_FILE));
+        Files.write(crashed.resolve(TrainingRun.AUDIT_FILE), auditLines.subList(0, newerEvents));
+
+        RunRegistry registry = new RunRegistry(WORKLOADS, RunTelemetry.NONE, settings(b), 20, POLICY,
+                Clock.systemUTC());
+        TrainingRun.Recovered found = registry.recover().get(0);
+        assertEquals(olderStep, found.run().status().step());
+        registry.resume("r5", "api", null);
+        TrainingRun resumed = registry.run("r5").orElseThrow();
+        awaitEnd(resumed);
+        registry.close();
+        assertEquals(RunState.FINISHED, resumed.status().state(), String.valueOf(resumed.status().error()));
+
+        List<Intervention> events = new ArrayList<>(resumed.interventions().page(i -> true, 0, 10_000));
+        events.removeIf(i -> i.kind() == InterventionKind.RESUME);
+        assertEquals(withoutTime(wholeEvents), withoutTime(events), "each step's events once, none repeated");
+        assertEquals(wholeEvents.size() + 1, Files.readAllLines(crashed.resolve(TrainingRun.AUDIT_FILE)).size(),
+                "the file holds each event once, and the resume");
+        Path superseded = crashed.resolve(TrainingRun.AUDIT_FILE + ".superseded");
+        assertEquals(newerEvents - olderEvents, Files.readAllLines(superseded).size(),
+                "the lines of the steps trained again are kept aside");
     }
 
     @Test

@@ -90,7 +90,7 @@ class SavedFormatsTest {
     }
 
     @ParameterizedTest(name = "format {0}")
-    @ValueSource(ints = {1, 2, 3})
+    @ValueSource(ints = {1, 2, 3, 4})
     void aCrashedRunOfEveryFormatVersionIsReadBackAndResumesToItsEnd(int version) throws IOException {
         Path dir = TrainingRun.runDirectory(data, SavedFormatSamples.RUN);
         Files.createDirectories(dir);
@@ -115,6 +115,7 @@ class SavedFormatsTest {
         assertNotNull(c.guard(), "the guard's state");
         assertEquals("adaptive", c.guard().policy());
         assertEquals(SavedFormatSamples.policy().policySettings(), c.guard().policySettings());
+        assertEquals(List.of(), c.deliveries(), "no alert was delivered to the sample run");
 
         RunSettings settings = new RunSettings(Duration.ofHours(1), 10, data, 5, 10);
         TrainingRun.Recovered recovered = TrainingRun.recovered(newest.loaded(), SavedFormatSamples.workloads(),

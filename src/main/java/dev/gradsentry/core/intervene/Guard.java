@@ -13,6 +13,7 @@ import dev.gradsentry.core.probe.GradientInterceptor;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.NetworkState;
 import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.core.state.SavedState;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -82,8 +83,8 @@ public final class Guard implements GradientInterceptor {
     private final LossProgress progress;
     private final LostSteps lost = new LostSteps();
 
-    private volatile ClipPolicy requestedPolicy;
-    private volatile String requestedReason;
+    /** Changes from other threads, applied and audited in the order they were made, at the next step. */
+    private final Queue<PendingChange> changes = new ConcurrentLinkedQueue<>();
     private volatile GuardSettings settings;
     private ClipPolicy policy;
     /** The probe {@link #protect} attached; null for a guard built by hand and handed to a probe by its caller. */
@@ -180,8 +181,20 @@ public final class Guard implements GradientInterceptor {
 
     /** Replaces the clipping policy from the next step on; audited as a {@code policy-change}. */
     public void changePolicy(ClipPolicy next, String reason) {
-        requestedReason = reason;
-        requestedPolicy = next;
+        change(next, null, reason, null);
+    }
+
+    /**
+     * Queues a change for the next step, where each queued change is applied and audited as one
+     * {@code policy-change}, in the order they were queued. A null {@code policy} keeps the policy in force and
+     * what it learned; a new one starts afresh, and the audit says what was reset. A null {@code settings} keeps
+     * them.
+     */
+    public void change(ClipPolicy policy, GuardSettings settings, String reason, String detail) {
+        changes.add(new PendingChange(policy, settings, reason, detail));
+    }
+
+    private record PendingChange(ClipPolicy policy, GuardSettings settings, String reason, String detail) {
     }
 
     /**
@@ -213,9 +226,13 @@ public final class Guard implements GradientInterceptor {
         return settings;
     }
 
+    /** The policy in force once the queued changes are applied. */
     public ClipPolicy policy() {
-        ClipPolicy requested = requestedPolicy;
-        return requested != null ? requested : policy;
+        ClipPolicy latest = policy;
+        for (PendingChange c : changes) {
+            latest = c.policy() != null ? c.policy() : latest;
+        }
+        return latest;
     }
 
     /**
@@ -254,11 +271,16 @@ public final class Guard implements GradientInterceptor {
 
     @Override
     public void beforeUpdate(StepStats measured, GradientEdit edit) {
-        ClipPolicy requested = requestedPolicy;
-        if (requested != null) {
-            requestedPolicy = null;
-            emit(Intervention.policyChange(at(requested), requestedReason));
-            policy = requested;
+        for (PendingChange c; (c = changes.poll()) != null; ) {
+            String detail = c.detail();
+            if (c.policy() != null) {
+                detail = join(detail, "reset what " + policy.name() + " had learned: " + learned(policy.saveState()));
+                policy = c.policy();
+            }
+            if (c.settings() != null) {
+                settings = c.settings();
+            }
+            emit(Intervention.policyChange(at(policy), c.reason(), detail));
         }
         GuardSettings s = settings;
         lastClipped = false;
@@ -499,6 +521,16 @@ public final class Guard implements GradientInterceptor {
             lastActed = step;
             emit(Intervention.clipChange(at(policy), change, change.reason(), measured, act, change.detail()));
         }
+    }
+
+    /** What a policy's saved history holds, for the audit of a change that discards it. */
+    private static String learned(SavedState state) {
+        if (state.isEmpty()) {
+            return "nothing (it keeps no history)";
+        }
+        List<String> thresholds = state.suffixes("threshold.");
+        return thresholds.isEmpty() ? "its history (" + String.join(", ", state.values().keySet()) + ")"
+                : "the thresholds of " + String.join(", ", thresholds) + " and their history";
     }
 
     private static String join(String a, String b) {

@@ -93,8 +93,8 @@ public record Intervention(Instant time, String run, long step, InterventionKind
         return of(c, InterventionKind.RESUME, reason, Double.NaN, Double.NaN, Double.NaN, null, true, detail);
     }
 
-    /** The clipping policy was replaced; {@code c} names the new one. */
-    public static Intervention policyChange(Context c, String reason) {
-        return of(c, InterventionKind.POLICY_CHANGE, reason, Double.NaN, Double.NaN, Double.NaN, null, true, null);
+    /** The policy or the guard's settings changed; {@code c} names the policy in force, {@code detail} what changed. */
+    public static Intervention policyChange(Context c, String reason, String detail) {
+        return of(c, InterventionKind.POLICY_CHANGE, reason, Double.NaN, Double.NaN, Double.NaN, null, true, detail);
     }
 }
