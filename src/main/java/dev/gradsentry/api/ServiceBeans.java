@@ -9,6 +9,7 @@ import dev.gradsentry.training.RunState;
 import dev.gradsentry.training.TrainingRun;
 import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
+import io.micrometer.core.instrument.Tags;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -33,8 +34,8 @@ public class ServiceBeans {
     /** Quarkus binds every {@code MeterBinder} bean to its registry, so this one is not bound here. */
     @Produces
     @Singleton
-    TrainingMetrics trainingMetrics() {
-        return new TrainingMetrics();
+    TrainingMetrics trainingMetrics(GradSentryConfig config) {
+        return new TrainingMetrics(Tags.empty(), config.normWindow());
     }
 
     @Produces

@@ -1,5 +1,6 @@
 package dev.gradsentry.api;
 
+import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.Intervention;
@@ -15,6 +16,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
+import java.time.Duration;
 import java.util.Arrays;
 
 /**
@@ -28,13 +30,17 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     private final RunMeters run;
     private final GuardMeters guard;
 
+    /** With the default norm window, as the service starts without {@code gradsentry.norm-window}. */
     public TrainingMetrics() {
-        this(Tags.empty());
+        this(Tags.empty(), Duration.ofSeconds(GradSentryConfig.DEFAULT_NORM_WINDOW_SECONDS));
     }
 
-    /** @param extraTags added to every meter, e.g. a deployment label */
-    public TrainingMetrics(Tags extraTags) {
-        gradient = new GradientMeters(extraTags);
+    /**
+     * @param extraTags  added to every meter, e.g. a deployment label
+     * @param normWindow the time the window max and min of the gradient norms cover ({@code gradsentry.norm-window})
+     */
+    public TrainingMetrics(Tags extraTags, Duration normWindow) {
+        gradient = new GradientMeters(extraTags, normWindow);
         run = new RunMeters(extraTags, Arrays.stream(RunState.values()).map(ExternalName::of).toList(),
                 ExternalName.of(RunState.RUNNING));
         guard = new GuardMeters(extraTags);

@@ -12,9 +12,11 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -32,6 +34,11 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     public static final String LAYER_NONFINITE = "gradsentry.layer.gradient.nonfinite";
     public static final String LAYER_UPDATE_RATIO = "gradsentry.layer.update.ratio";
     public static final String GLOBAL_NORM = "gradsentry.global.gradient.norm";
+    public static final String LAYER_NORM_WINDOW_MAX = "gradsentry.layer.gradient.norm.window.max";
+    public static final String LAYER_NORM_WINDOW_MIN = "gradsentry.layer.gradient.norm.window.min";
+    public static final String GLOBAL_NORM_WINDOW_MAX = "gradsentry.global.gradient.norm.window.max";
+    public static final String GLOBAL_NORM_WINDOW_MIN = "gradsentry.global.gradient.norm.window.min";
+    public static final String LAYER_NONFINITE_STEPS = "gradsentry.layer.nonfinite.steps";
     public static final String GLOBAL_NORM_HISTOGRAM = "gradsentry.step.gradient.norm";
     public static final String LOSS = "gradsentry.loss";
     public static final String LEARNING_RATE = "gradsentry.learning.rate";
@@ -42,6 +49,10 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     private static final double[] NORM_BUCKETS = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 1e3, 1e4, 1e6};
 
     private final Tags extraTags;
+    private final Duration window;
+    private final LongSupplier nanoClock;
+    /** Series 0 is the global norm, series i + 1 layer i. */
+    private volatile NormWindow norms;
     private volatile StepStats latest;
     private volatile LayerIndex layerIndex = LayerIndex.EMPTY;
     /** The probe samples update ratios on some steps only; the gauge shows the latest sample per layer. */
@@ -50,11 +61,23 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     private MeterRegistry registry;
     private Counter steps;
     private Counter nonFiniteSteps;
+    private Counter[] layerNonFiniteSteps = new Counter[0];
     private DistributionSummary normHistogram;
 
-    /** @param extraTags added to every meter, e.g. a deployment label */
-    public GradientMeters(Tags extraTags) {
+    /**
+     * @param extraTags added to every meter, e.g. a deployment label
+     * @param window    the window max and min gauges cover at least this much time before a scrape; at least the
+     *                  scrape interval, so that no step falls between two scrapes
+     */
+    public GradientMeters(Tags extraTags, Duration window) {
+        this(extraTags, window, System::nanoTime);
+    }
+
+    GradientMeters(Tags extraTags, Duration window, LongSupplier nanoClock) {
         this.extraTags = extraTags;
+        this.window = window;
+        this.nanoClock = nanoClock;
+        this.norms = new NormWindow(window, 1);
     }
 
     @Override
@@ -69,8 +92,20 @@ public final class GradientMeters implements MeterBinder, StepObserver {
                 .serviceLevelObjectives(NORM_BUCKETS).register(registry);
         stepGauge(GLOBAL_NORM, "Global L2 norm of the last step's batch-averaged gradient over all parameters",
                 StepStats::globalNorm);
+        String span = windowSpan();
+        Gauge.builder(GLOBAL_NORM_WINDOW_MAX, this, m -> m.norms.max(0, m.nanoClock.getAsLong())).tags(extraTags)
+                .description("Largest per-step global L2 norm of the batch-averaged gradient" + span)
+                .register(registry);
+        Gauge.builder(GLOBAL_NORM_WINDOW_MIN, this, m -> m.norms.min(0, m.nanoClock.getAsLong())).tags(extraTags)
+                .description("Smallest per-step global L2 norm of the batch-averaged gradient" + span)
+                .register(registry);
         stepGauge(LOSS, "Minibatch loss of the last training step", StepStats::loss);
         stepGauge(LEARNING_RATE, "Learning rate of the last training step", StepStats::learningRate);
+    }
+
+    private String windowSpan() {
+        return " over the last " + window.toMillis() / 1000.0 + " s or a little more (gradsentry.norm-window); NaN "
+                + "when no step was taken in it";
     }
 
     private void stepGauge(String name, String description, ToDoubleFunction<StepStats> value) {
@@ -96,6 +131,14 @@ public final class GradientMeters implements MeterBinder, StepObserver {
                 ratios[i] = r;
             }
         }
+        NormWindow w = norms;
+        long now = nanoClock.getAsLong();
+        int slot = w.slot(now);
+        w.observe(slot, 0, step.globalNorm());
+        for (int i = 0; i + 1 < w.series(); i++) {
+            w.observe(slot, i + 1, step.layers().get(i).norm());
+        }
+        w.publish(now);
         latest = step;
         if (registry == null) {
             return;
@@ -103,6 +146,12 @@ public final class GradientMeters implements MeterBinder, StepObserver {
         steps.increment();
         if (!step.finite()) {
             nonFiniteSteps.increment();
+        }
+        Counter[] layerNonFinite = layerNonFiniteSteps;
+        for (int i = 0; i < layerNonFinite.length; i++) {
+            if (step.layers().get(i).nonFinite() > 0) {
+                layerNonFinite[i].increment();
+            }
         }
         if (Double.isFinite(step.globalNorm())) {
             normHistogram.record(step.globalNorm());
@@ -112,12 +161,28 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     /** The per-layer gauges follow the network's structure: a run with other layers replaces them. */
     private synchronized void registerLayers(StepStats step) {
         LayerIndex index = LayerIndex.of(step);
+        norms = new NormWindow(window, step.layers().size() + 1);
+        layerNonFiniteSteps = new Counter[0];
         if (registry != null) {
             layerMeters.forEach(registry::remove);
             layerMeters.clear();
+            Counter[] layerNonFinite = new Counter[step.layers().size()];
+            String span = windowSpan();
             for (int i = 0; i < step.layers().size(); i++) {
                 LayerStats l = step.layers().get(i);
                 int li = i;
+                layerMeters.add(Gauge.builder(LAYER_NORM_WINDOW_MAX, this, m -> m.norms.max(li + 1,
+                                m.nanoClock.getAsLong())).tags(extraTags).tag("layer", l.layer())
+                        .description("Largest per-step L2 norm of the layer's batch-averaged gradient" + span)
+                        .register(registry).getId());
+                layerMeters.add(Gauge.builder(LAYER_NORM_WINDOW_MIN, this, m -> m.norms.min(li + 1,
+                                m.nanoClock.getAsLong())).tags(extraTags).tag("layer", l.layer())
+                        .description("Smallest per-step L2 norm of the layer's batch-averaged gradient" + span)
+                        .register(registry).getId());
+                layerNonFinite[i] = Counter.builder(LAYER_NONFINITE_STEPS).tags(extraTags).tag("layer", l.layer())
+                        .description("Steps whose gradient held a NaN or infinite value in the layer")
+                        .register(registry);
+                layerMeters.add(layerNonFinite[i].getId());
                 layerMeters.add(layerGauge(LAYER_NORM, l.layer(), li, LayerStats::norm,
                         "L2 norm of the layer's batch-averaged gradient in the last step"));
                 layerMeters.add(layerGauge(LAYER_MAX_ABS, l.layer(), li, LayerStats::maxAbs,
@@ -139,6 +204,7 @@ public final class GradientMeters implements MeterBinder, StepObserver {
                             .register(registry).getId());
                 }
             }
+            layerNonFiniteSteps = layerNonFinite;
         }
         double[] ratios = new double[step.layers().size()];
         Arrays.fill(ratios, Double.NaN);

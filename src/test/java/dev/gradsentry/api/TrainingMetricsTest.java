@@ -83,6 +83,34 @@ class TrainingMetricsTest {
     }
 
     @Test
+    void theWindowGaugesKeepAOneStepSpikeThatTheLastStepGaugeLost() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        StepStats calm = step(0, 1.0, "0_dense", "1_output");
+        LayerStats spiked = new LayerStats("1_output", 400.0, 90.0, 0, Double.NaN, calm.layers().get(1).params());
+        metrics.onStep(calm);
+        metrics.onStep(new StepStats(1, 0, 32, 1.0, 0.1, 400.0, 90.0, 0, List.of(calm.layers().get(0), spiked)));
+        metrics.onStep(step(2, 1.0, "0_dense", "1_output"));
+        assertEquals(2.5, gauge(GradientMeters.LAYER_NORM, "layer", "1_output"), "the last step's gauge");
+        assertEquals(400.0, gauge(GradientMeters.LAYER_NORM_WINDOW_MAX, "layer", "1_output"));
+        assertEquals(2.5, gauge(GradientMeters.LAYER_NORM_WINDOW_MIN, "layer", "1_output"));
+        assertEquals(1.5, gauge(GradientMeters.LAYER_NORM_WINDOW_MAX, "layer", "0_dense"));
+        assertEquals(400.0, gauge(GradientMeters.GLOBAL_NORM_WINDOW_MAX));
+        assertEquals(calm.globalNorm(), gauge(GradientMeters.GLOBAL_NORM_WINDOW_MIN), 1e-12);
+    }
+
+    @Test
+    void nonFiniteStepsAreCountedPerLayer() {
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        StepStats ok = step(0, 1.0, "0_dense", "1_output");
+        LayerStats nan = new LayerStats("1_output", Double.NaN, Double.NaN, 7, Double.NaN, ok.layers().get(1).params());
+        metrics.onStep(ok);
+        metrics.onStep(new StepStats(1, 0, 32, 1.0, 0.1, Double.NaN, Double.NaN, 7, List.of(ok.layers().get(0), nan)));
+        metrics.onStep(ok);
+        assertEquals(1.0, registry.get(GradientMeters.LAYER_NONFINITE_STEPS).tag("layer", "1_output").counter().count());
+        assertEquals(0.0, registry.get(GradientMeters.LAYER_NONFINITE_STEPS).tag("layer", "0_dense").counter().count());
+    }
+
+    @Test
     void nonFiniteStepsAreCountedAndKeptOutOfTheHistogram() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         StepStats ok = step(0, 1.0, "0_dense");
