@@ -36,6 +36,8 @@ class ConfigStartupIT {
         "gradsentry.guard.spike-z                | -1        | > 0                 | property",
         "gradsentry.progress-interval            | abc       | such as 10s         | property",
         "gradsentry.progress-interval            | 0s        | positive duration   | environment",
+        "gradsentry.norm-window                  | 500ms     | at least 1s         | property",
+        "gradsentry.norm-window                  | 2h        | at most 1h          | environment",
         "gradsentry.alerts.max-body-bytes        | -5        | at least 1024       | property",
         "gradsentry.api-token-file               | /nonexistent/token | cannot read | property",
         "gradsentry.fashion-mnist-path           | /nonexistent/fashion | dataset-fashion-mnist | property",

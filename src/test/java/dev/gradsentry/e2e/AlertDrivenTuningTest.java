@@ -1,7 +1,6 @@
 package dev.gradsentry.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.api.Api;
 import dev.gradsentry.dashboards.Dashboards;
 import io.quarkus.test.junit.QuarkusTest;
@@ -11,20 +10,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
@@ -45,58 +36,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AlertDrivenTuningTest {
 
     private static final String TOKEN = "test-token";
-    private final List<Process> processes = new ArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private Peers peers;
 
     @AfterEach
     void stopPeers() throws InterruptedException {
-        for (Process p : processes) {
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
+        if (peers != null) {
+            peers.close();
         }
         RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
                 .body(Api.DEFAULT_POLICY).when().put("/api/policy");
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private Process start(Path dir, String name, List<String> command) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(dir.resolve(name + ".log").toFile()).start();
-        processes.add(p);
-        return p;
-    }
-
-    private boolean ok(String url) {
-        try {
-            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2)).build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
-    }
-
     @Test
     void aFiringAlertReachesTheGuardThroughRealPrometheusAndAlertmanager() throws Exception {
-        for (String binary : new String[] {"/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager"}) {
-            assertTrue(Files.isExecutable(Path.of(binary)), binary + " is missing: apt-get install prometheus "
-                    + "prometheus-alertmanager (.ci/run installs them)");
-        }
+        peers = new Peers(Peers.PROMETHEUS, Peers.ALERTMANAGER);
         int app = RestAssured.port;
-        int prometheusPort = freePort();
-        int alertmanagerPort = freePort();
-        Path dir = Files.createTempDirectory("gradsentry-e2e");
+        int prometheusPort = Peers.freePort();
+        int alertmanagerPort = Peers.freePort();
+        Path dir = peers.dir;
 
         String rules = Files.readString(Path.of("deploy/prometheus/gradsentry-alerts.yaml"))
                 .replaceAll("for: \\d+m", "for: 2s");
         Files.writeString(dir.resolve("rules.yaml"), rules);
-        Files.writeString(dir.resolve("prometheus.yml"), """
+        String prometheusConfig = """
                 global:
                   scrape_interval: 1s
                   evaluation_interval: 1s
@@ -108,7 +70,7 @@ class AlertDrivenTuningTest {
                   - job_name: gradsentry
                     metrics_path: /q/metrics
                     static_configs: [{targets: ['127.0.0.1:%d']}]
-                """.formatted(alertmanagerPort, app));
+                """.formatted(alertmanagerPort, app);
         // The shipped configuration, pointed at this app and with short waits: its route decides what reaches the app.
         Files.writeString(dir.resolve("token"), TOKEN);
         String shipped = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"));
@@ -132,17 +94,12 @@ class AlertDrivenTuningTest {
                         + "\"optimizer\":\"sgd\",\"learningRate\":0.1,\"steps\":100000,\"evalExamples\":100}")
                 .when().post("/api/runs").then().statusCode(201).extract().path("id");
 
-        start(dir, "alertmanager", List.of("/usr/bin/prometheus-alertmanager",
+        peers.start("alertmanager", List.of(Peers.ALERTMANAGER,
                 "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
                 "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
                 "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
-        start(dir, "prometheus", List.of("/usr/bin/prometheus", "--config.file=" + dir.resolve("prometheus.yml"),
-                "--storage.tsdb.path=" + dir.resolve("prom-data"), "--web.listen-address=127.0.0.1:" + prometheusPort,
-                "--web.external-url=http://127.0.0.1:" + prometheusPort + "/"));
-        await("Alertmanager ready").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
-                .until(() -> ok("http://127.0.0.1:" + alertmanagerPort + "/-/ready"));
-        await("Prometheus ready").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
-                .until(() -> ok("http://127.0.0.1:" + prometheusPort + "/-/ready"));
+        peers.prometheus(prometheusPort, prometheusConfig);
+        peers.awaitReady("Alertmanager", "http://127.0.0.1:" + alertmanagerPort + "/-/ready");
 
         // In observe mode the policy's own decisions are recorded too (applied: false); the alert's is the one applied.
         String alertDriven = "items.find { it.reason == 'alert' }";
@@ -169,16 +126,12 @@ class AlertDrivenTuningTest {
      */
     private void onlyAlertsWithAnActionReachTheWebhook(int alertmanagerPort) throws Exception {
         String api = "http://127.0.0.1:" + alertmanagerPort + "/api/v2/alerts";
-        HttpResponse<String> posted = http.send(HttpRequest.newBuilder(URI.create(api)).timeout(Duration.ofSeconds(5))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-                        "[{\"labels\":{\"alertname\":\"NodeDiskFull\",\"severity\":\"critical\"}}]")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> posted = peers.post(api,
+                "[{\"labels\":{\"alertname\":\"NodeDiskFull\",\"severity\":\"critical\"}}]");
         assertEquals(200, posted.statusCode(), posted.body());
-        ObjectMapper json = new ObjectMapper();
         JsonNode alerts = await("both alerts in Alertmanager").atMost(Duration.ofSeconds(30))
-                .pollInterval(Duration.ofMillis(250)).until(() -> json.readTree(http.send(HttpRequest.newBuilder(
-                        URI.create(api)).timeout(Duration.ofSeconds(5)).build(),
-                        HttpResponse.BodyHandlers.ofString()).body()), a -> receivers(a, "NodeDiskFull") != null);
+                .pollInterval(Duration.ofMillis(250)).until(() -> peers.getJson(api),
+                        a -> receivers(a, "NodeDiskFull") != null);
         assertEquals(List.of("other-alerts"), receivers(alerts, "NodeDiskFull"));
         assertEquals(List.of("gradsentry"), receivers(alerts, "GradSentryNonFiniteGradients"));
     }
@@ -196,18 +149,12 @@ class AlertDrivenTuningTest {
 
     /** Evaluates every panel, annotation and variable expression of every dashboard against the real Prometheus. */
     private void everyDashboardQueryReturnsASeries(int prometheusPort, String instance) throws Exception {
-        ObjectMapper json = new ObjectMapper();
         List<String> empty = new ArrayList<>();
         int evaluated = 0;
         for (var dashboard : Dashboards.all().entrySet()) {
             for (var e : Dashboards.expressions(dashboard.getValue()).entrySet()) {
                 String expr = Dashboards.substitute(e.getValue(), "gradsentry", instance);
-                String url = "http://127.0.0.1:" + prometheusPort + "/api/v1/query?query="
-                        + URLEncoder.encode(expr, StandardCharsets.UTF_8);
-                JsonNode answer = json.readTree(http.send(HttpRequest.newBuilder(URI.create(url))
-                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body());
-                assertEquals("success", answer.path("status").asText(), e.getKey() + ": " + answer);
-                if (answer.path("data").path("result").isEmpty()) {
+                if (peers.query(prometheusPort, expr).isEmpty()) {
                     empty.add(dashboard.getKey().getFileName() + " " + e.getKey() + ": " + expr);
                 }
                 evaluated++;
