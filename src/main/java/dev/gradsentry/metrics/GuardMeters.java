@@ -1,6 +1,8 @@
 package dev.gradsentry.metrics;
 
 import dev.gradsentry.core.ExternalName;
+import dev.gradsentry.core.InterventionKind;
+import dev.gradsentry.core.clip.ClipDecision;
 import dev.gradsentry.core.detect.SpikeDetector;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.Intervention;
@@ -29,6 +31,8 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
     public static final String CLIP_THRESHOLD = "gradsentry.clip.threshold";
     public static final String CLIP_ACTIVE = "gradsentry.clip.active.ratio";
     public static final String CLIP_SCALE = "gradsentry.clip.threshold.scale";
+    public static final String CLIPPED_STEPS = "gradsentry.layer.clipped.steps";
+    public static final String SKIPPED_STEPS = "gradsentry.skipped.steps";
     /** Steps over which the clipping-active fraction is computed. */
     static final int ACTIVE_WINDOW = 100;
 
@@ -37,6 +41,8 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
     private volatile Guard guard;
     private final List<Meter.Id> thresholdMeters = new ArrayList<>();
     private volatile List<String> thresholdLayers = List.of();
+    /** One per layer of the step, in its order. */
+    private volatile Counter[] clippedSteps = new Counter[0];
     private final boolean[] clipped = new boolean[ACTIVE_WINDOW];
     private int seen;
     private volatile double activeRatio = Double.NaN;
@@ -75,6 +81,13 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
                     .tag("kind", ExternalName.of(i.kind())).tag("reason", i.reason()).tag("applied", String.valueOf(i.applied()))
                     .description("Guard interventions by kind and reason; applied=false in observe mode")
                     .register(registry).increment();
+            if (i.kind() == InterventionKind.SKIP && i.applied()) {
+                Counter.builder(SKIPPED_STEPS).tags(extraTags)
+                        .tag("layer", i.layer() == null ? SpikeDetector.GLOBAL : i.layer())
+                        .description("Steps the guard skipped (dropped their update), by the layer whose gradient "
+                                + "spiked; layer=global for the global norm or a non-finite gradient")
+                        .register(registry).increment();
+            }
         }
     }
 
@@ -99,6 +112,15 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
             layers.add(SpikeDetector.GLOBAL);
             step.layers().stream().map(LayerStats::layer).forEach(layers::add);
             registerThresholds(layers);
+        }
+        if (g.lastClipped()) {
+            ClipDecision decision = g.lastDecision();
+            Counter[] counters = clippedSteps;
+            for (int i = 0; i < counters.length && i < step.layers().size(); i++) {
+                if (decision.bindsLayer(step, step.layers().get(i))) {
+                    counters[i].increment();
+                }
+            }
         }
     }
 
@@ -129,6 +151,15 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
                             + "clipping; layer=global for a threshold on the global norm")
                     .register(registry).getId());
         }
+        Counter[] counters = new Counter[layers.size() - 1];
+        for (int i = 0; i < counters.length; i++) {
+            counters[i] = Counter.builder(CLIPPED_STEPS).tags(extraTags).tag("layer", layers.get(i + 1))
+                    .description("Steps whose gradient the guard clipped in the layer (in observe mode: would have "
+                            + "clipped)")
+                    .register(registry);
+            thresholdMeters.add(counters[i].getId());
+        }
+        clippedSteps = counters;
         thresholdLayers = List.copyOf(layers);
     }
 

@@ -18,6 +18,9 @@ public sealed interface ClipDecision {
     /** Whether applying this decision changes the step's gradient at all. */
     boolean binds(StepStats step);
 
+    /** Whether applying this decision changes the gradient of {@code layer}, one of the step's layers. */
+    boolean bindsLayer(StepStats step, LayerStats layer);
+
     /** Clips the step's gradient in place, before DL4J's updater reads it. */
     void apply(StepStats step, GradientEdit edit);
 
@@ -40,6 +43,11 @@ public sealed interface ClipDecision {
         }
 
         @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
+            return false;
+        }
+
+        @Override
         public void apply(StepStats step, GradientEdit edit) {
         }
 
@@ -58,6 +66,12 @@ public sealed interface ClipDecision {
         @Override
         public boolean binds(StepStats step) {
             return step.globalNorm() > threshold;
+        }
+
+        /** Every layer is scaled with the others. */
+        @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
+            return binds(step);
         }
 
         @Override
@@ -90,6 +104,12 @@ public sealed interface ClipDecision {
         }
 
         @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
+            Double t = thresholds.get(layer.layer());
+            return t != null && layer.norm() > t;
+        }
+
+        @Override
         public void apply(StepStats step, GradientEdit edit) {
             for (LayerStats x : step.layers()) {
                 Double t = thresholds.get(x.layer());
@@ -116,6 +136,16 @@ public sealed interface ClipDecision {
         @Override
         public boolean binds(StepStats step) {
             return step.layers().stream().flatMap(x -> x.params().stream()).anyMatch(x -> x.norm() > threshold);
+        }
+
+        @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
+            for (ParamStats q : layer.params()) {
+                if (q.norm() > threshold) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
@@ -147,6 +177,11 @@ public sealed interface ClipDecision {
         }
 
         @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
+            return layer.maxAbs() > threshold;
+        }
+
+        @Override
         public void apply(StepStats step, GradientEdit edit) {
             edit.clipValue(threshold);
         }
@@ -171,6 +206,12 @@ public sealed interface ClipDecision {
         /** Always: whether a unit is clipped depends on its weights, which the step statistics do not carry. */
         @Override
         public boolean binds(StepStats step) {
+            return true;
+        }
+
+        /** Always, as {@link #binds}. */
+        @Override
+        public boolean bindsLayer(StepStats step, LayerStats layer) {
             return true;
         }
 

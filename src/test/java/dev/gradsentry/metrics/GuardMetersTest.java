@@ -1,0 +1,67 @@
+package dev.gradsentry.metrics;
+
+import dev.gradsentry.core.clip.FixedClip;
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.GuardSettings;
+import dev.gradsentry.core.probe.GradientInjection;
+import dev.gradsentry.core.probe.GradientProbe;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.time.Clock;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class GuardMetersTest {
+
+    private static MultiLayerNetwork net() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(5).dataType(DataType.DOUBLE).updater(new Sgd(0.01)).list()
+                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(8).nOut(2)
+                        .activation(Activation.IDENTITY).build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    private static double count(SimpleMeterRegistry registry, String name, String layer) {
+        return registry.get(name).tag("layer", layer).counter().count();
+    }
+
+    @Test
+    void clippedStepsAreCountedPerLayerAndSkippedOnesByTheirCause() {
+        MultiLayerNetwork net = net();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        GuardMeters meters = new GuardMeters(Tags.empty());
+        meters.bindTo(registry);
+        GradientProbe probe = GradientProbe.attach(net).addObserver(meters);
+        GradientInjection inject = GradientInjection.before(net);
+        // A global-norm threshold far under any norm: every step is clipped, in every layer.
+        Guard guard = new Guard(net, "test", FixedClip.globalNorm(1e-9), GuardSettings.defaults(), Clock.systemUTC());
+        guard.addListener(meters);
+        probe.intercept(guard);
+        meters.guardAttached(guard);
+        Nd4j.getRandom().setSeed(1);
+        DataSet batch = new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2));
+        for (int i = 0; i < 10; i++) {
+            net.fit(batch);
+        }
+        inject.at(net.getIterationCount(), Double.NaN);
+        net.fit(batch);
+        assertEquals(10.0, count(registry, GuardMeters.CLIPPED_STEPS, "0_dense"));
+        assertEquals(10.0, count(registry, GuardMeters.CLIPPED_STEPS, "1_output"));
+        assertEquals(1.0, count(registry, GuardMeters.SKIPPED_STEPS, "global"), "the NaN step was skipped");
+    }
+}
