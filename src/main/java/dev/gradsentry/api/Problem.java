@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.core.Response;
@@ -33,6 +34,9 @@ public record Problem(String type, String title, int status, String detail, Stri
      * Answers from a Vert.x route, before Quarkus REST has the request, and closes the connection: the body may be
      * unread, so the connection cannot carry another request.
      */
+    /** How long the rest of an unread body is read and dropped before the connection is closed anyway. */
+    static final long DRAIN_MILLIS = 2000;
+
     static void send(RoutingContext context, ObjectMapper json, int status, String title, String detail,
                      String field) {
         String body;
@@ -49,6 +53,28 @@ public record Problem(String type, String title, int status, String detail, Stri
                 .putHeader(HttpHeaders.CONTENT_TYPE, MEDIA_TYPE)
                 .putHeader(HttpHeaders.CONNECTION, "close")
                 .end(body)
-                .onComplete(done -> context.request().connection().close());
+                .onComplete(done -> closeAfterDraining(context));
+    }
+
+    /**
+     * Closing a socket whose request bytes were not all read makes the kernel reset the connection, and a client still
+     * sending its body (an oversized one, say) then loses the answer it was sent: seen as "header parser received no
+     * bytes" in a 413 test. So the rest of the body is read and dropped, and the connection closed when it ends, or
+     * after {@value #DRAIN_MILLIS} ms for a client that stalls.
+     */
+    private static void closeAfterDraining(RoutingContext context) {
+        HttpServerRequest request = context.request();
+        if (request.isEnded()) {
+            request.connection().close();
+            return;
+        }
+        long timer = context.vertx().setTimer(DRAIN_MILLIS, t -> request.connection().close());
+        request.handler(ignored -> {
+        });
+        request.endHandler(ended -> {
+            context.vertx().cancelTimer(timer);
+            request.connection().close();
+        });
+        request.resume();
     }
 }
