@@ -80,7 +80,9 @@ public final class ClipPolicies {
                     whole(settings, "cooldown", AdaptiveClip.DEFAULT_COOLDOWN, 0),
                     whole(settings, "relaxAfter", AdaptiveClip.DEFAULT_RELAX_AFTER, 1),
                     number(settings, "updateRatioCap", AdaptiveClip.DEFAULT_UPDATE_RATIO_CAP),
-                    number(settings, "updateRatioTrigger", AdaptiveClip.DEFAULT_UPDATE_RATIO_TRIGGER));
+                    number(settings, "updateRatioTrigger", AdaptiveClip.DEFAULT_UPDATE_RATIO_TRIGGER),
+                    number(settings, "gradientRatioCap", AdaptiveClip.DEFAULT_GRADIENT_RATIO_CAP),
+                    number(settings, "gradientRatioTrigger", AdaptiveClip.DEFAULT_GRADIENT_RATIO_TRIGGER));
             default -> throw unknown(name);
         };
     }

@@ -33,7 +33,7 @@ class AdaptiveClipTest {
 
     /** percentile 50, window 4, tighten 0.5, floor 0.25, cooldown 2, relax after 3 */
     private static AdaptiveClip small() {
-        return new AdaptiveClip(50, 4, 0.5, 0.25, 2, 3, 0.02, 0.1);
+        return new AdaptiveClip(50, 4, 0.5, 0.25, 2, 3, 0.02, 0.1, 1, 100);
     }
 
     @Test
@@ -201,9 +201,45 @@ class AdaptiveClipTest {
     }
 
     @Test
-    void optimizersThatNormaliseTheGradientAreNotCapped() {
+    void optimizersThatNormaliseTheGradientAreCappedRelativeToTheirWeightsOnceAGradientDwarfsThem() {
         AdaptiveClip p = AdaptiveClip.defaults();
-        assertInstanceOf(ClipDecision.None.class, p.decide(weighted(1e6, 1, 1e6, 1, Double.NaN), Signal.QUIET));
+        // Adam (no step gain): a gradient 9x its weights, the most a healthy Adam run showed, engages nothing
+        for (int i = 0; i < 100; i++) {
+            assertInstanceOf(ClipDecision.None.class, p.decide(weighted(9, 1, 0.5, 2, Double.NaN), Signal.QUIET));
+        }
+        assertFalse(p.capEngaged());
+        // a first gradient 1000x the weights (a recurrent net at a large initial gain) engages the gradient cap
+        ClipDecision d = p.decide(weighted(1000, 1, 0.5, 2, Double.NaN), Signal.QUIET);
+        assertTrue(p.capEngaged());
+        assertEquals("gradient-ratio", p.lastChange().reason());
+        assertTrue(p.lastChange().detail().contains("layer 0_dense: gradient/parameter norm ratio 1.00e+03"),
+                p.lastChange().detail());
+        // each layer's gradient is bounded by 0.03 times its own weights from then on
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.03, "1_output", 0.06)), d);
+        assertTrue(d.binds(weighted(1000, 1, 0.5, 2, Double.NaN)));
+    }
+
+    @Test
+    void aMixOfOptimizersCapsEachLayerByItsOwnRule() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        StepStats mixed = new StepStats(0, 0, 32, 1.0, 0.1, 100, 1, 0, List.of(
+                new LayerStats("0_dense", 100, 1, 0, Double.NaN, List.of(new ParamStats("W", 100, 0)), 10, 1, 1),
+                new LayerStats("1_output", 1, 1, 0, Double.NaN, List.of(new ParamStats("W", 1, 0)), 2, Double.NaN,
+                        Double.NaN)));
+        // SGD layer: update 100 * 1 / 10 = 10x its weights: engaged; capped at 0.01 * 10 / 1, the Adam layer at 0.03 * 2
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1, "1_output", 0.06)),
+                p.decide(mixed, Signal.QUIET));
+        assertEquals("update-ratio", p.lastChange().reason());
+    }
+
+    @Test
+    void aZeroInitialisedLayerDoesNotEngageTheCapOnAHealthyRun() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        // SGD lr 0.1: the dense layer moves 0.5% per step, the zero-initialised output layer borrows a tenth of the
+        // median weight norm (10 -> 1) and moves 5%: below the trigger, although its own weights are zero
+        for (int i = 0; i < 100; i++) {
+            assertInstanceOf(ClipDecision.None.class, p.decide(weighted(0.5, 10, 0.5, 0, 0.1), Signal.QUIET));
+        }
         assertFalse(p.capEngaged());
     }
 
@@ -249,12 +285,12 @@ class AdaptiveClipTest {
 
     @Test
     void validatesEverySettingByName() {
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(0, 4, 0.5, 0.25, 2, 3, 0.02, 0.1));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(0, 4, 0.5, 0.25, 2, 3, 0.02, 0.1, 1, 100));
         assertEquals("tightenFactor must be in (0, 1), was 1.0",
-                assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 1, 0.25, 2, 3, 0.02, 0.1))
+                assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 1, 0.25, 2, 3, 0.02, 0.1, 1, 100))
                         .getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 0, 0.5, 0.25, 2, 3, 0.02, 0.1));
-        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 0.5, Double.NaN, 2, 3, 0.02, 0.1));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 0, 0.5, 0.25, 2, 3, 0.02, 0.1, 1, 100));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveClip(50, 4, 0.5, Double.NaN, 2, 3, 0.02, 0.1, 1, 100));
     }
 
     @Test

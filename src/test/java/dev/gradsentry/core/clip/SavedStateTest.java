@@ -22,7 +22,7 @@ class SavedStateTest {
     @Test
     void everyStatefulPolicyContinuesIdenticallyFromItsSavedState() {
         for (ClipPolicy original : new ClipPolicy[] {new AutoClip(10, 0), new AutoClip(25, 7),
-                new ZClip(0.97, 2.5, 5), new AdaptiveClip(50, 8, 0.5, 0.1, 2, 6, 0.02, 0.1)}) {
+                new ZClip(0.97, 2.5, 5), new AdaptiveClip(50, 8, 0.5, 0.1, 2, 6, 0.02, 0.1, 1, 100)}) {
             Random random = new Random(3);
             for (int i = 0; i < 40; i++) {
                 original.decide(Steps.step(i, 1 + random.nextDouble() * (i % 9 == 8 ? 50 : 1)),
@@ -44,10 +44,10 @@ class SavedStateTest {
 
     @Test
     void aStateThatDoesNotFitIsRefusedWithItsName() {
-        AdaptiveClip wide = new AdaptiveClip(50, 8, 0.5, 0.1, 2, 6, 0.02, 0.1);
+        AdaptiveClip wide = new AdaptiveClip(50, 8, 0.5, 0.1, 2, 6, 0.02, 0.1, 1, 100);
         wide.decide(Steps.step(0, 2), CALM);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new AdaptiveClip(50, 4, 0.5, 0.1, 2, 6, 0.02, 0.1).restoreState(wide.saveState()));
+                () -> new AdaptiveClip(50, 4, 0.5, 0.1, 2, 6, 0.02, 0.1, 1, 100).restoreState(wide.saveState()));
         assertEquals("saved window of layer 0_dense has 8 entries, the policy's window is 4", e.getMessage());
         IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
                 () -> new ZClip(0.97, 2.5, 5).restoreState(SavedState.empty()));
