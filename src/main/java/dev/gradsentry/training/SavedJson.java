@@ -59,10 +59,12 @@ final class SavedJson {
      * 1: no {@code format} field, enums as Java names ({@code FASHION_MLP}, read as they are), the guard's networks as
      * {@code lastGoodIteration} and {@code candidateIteration} (-1 for none). 2: {@code format}, enums as
      * {@link ExternalName} spells them, {@code lastGood} and {@code candidate} (null for none). 3: see
-     * {@link #checkpoint2To3}. 4: {@code deliveries}, the alert deliveries the run applied.
+     * {@link #checkpoint2To3}. 4: {@code deliveries}, the alert deliveries the run applied. 5: the adaptive policy's
+     * gradient-ratio cap, see {@link #checkpoint4To5}.
      */
     static final SavedJson CHECKPOINT = new SavedJson("checkpoint",
-            List.of(SavedJson::checkpoint1To2, SavedJson::checkpoint2To3, SavedJson::checkpoint3To4));
+            List.of(SavedJson::checkpoint1To2, SavedJson::checkpoint2To3, SavedJson::checkpoint3To4,
+                    SavedJson::checkpoint4To5));
     /** 1: no {@code format} field. 2: each line starts with {@code "format": 2}. */
     static final SavedJson AUDIT = new SavedJson("audit log", List.of(line -> {
         // the stamp is all that changed
@@ -180,6 +182,19 @@ final class SavedJson {
      */
     private static void checkpoint3To4(ObjectNode checkpoint) {
         checkpoint.putArray("deliveries");
+    }
+
+    /**
+     * Format 5: the adaptive policy caps layers on optimizers that normalise the gradient (Adam, RMSProp, ...) too. A
+     * format-4 run continues with that cap's defaults of format 5 (0.03, trigger 100), so a resumed Adam run is
+     * protected like a new one; its other settings and what it learned stay as they were.
+     */
+    private static void checkpoint4To5(ObjectNode checkpoint) {
+        if (checkpoint.get("guard") instanceof ObjectNode guard && "adaptive".equals(guard.path("policy").asText())
+                && guard.get("policySettings") instanceof ObjectNode ps) {
+            ps.put("gradientRatioCap", 0.03);
+            ps.put("gradientRatioTrigger", 100.0);
+        }
     }
 
     /** The format stamp first, then the value's own fields. */
