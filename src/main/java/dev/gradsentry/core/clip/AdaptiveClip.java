@@ -45,7 +45,10 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   layer's gradient is then clipped to {@code gradientRatioCap} (default 0.03) times its weight norm: AGC's rule
  *   (Brock et al. 2021) per layer. Because these optimizers divide by the gradient's own scale, a gradient clipped
  *   on every step changes their update little; what the clip removes is the few huge gradients that would
- *   dominate the scale estimate. Healthy Adam runs measured at most 9 (median 0.004 to 0.3).</li>
+ *   dominate the scale estimate. Healthy Adam runs measured at most 9 (median 0.004 to 0.3). Only this trigger
+ *   engages it, and tightening leaves it as it is: a lost step on these optimizers is for the loss rules (rollback,
+ *   learning-rate backoff), and a clip a fraction of the weights does not make a normalised update smaller; engaged
+ *   by a lost step, it held a healthy recall RNN on Adam at chance after a rollback (control, seed 42).</li>
  *   <li><b>Spikes.</b> A lone spike (see {@code SpikeDetector}) is clipped on that step only, to the
  *   {@code percentile}-th percentile of each layer's healthy window. Three spikes within {@value #SPIKE_SPAN} steps,
  *   or a lost step, switch those history thresholds on for good (with no history yet, the smallest healthy norm or
@@ -101,6 +104,9 @@ public final class AdaptiveClip implements ClipPolicy {
     private Map<String, Double> thresholds;
     private Map<String, Double> enabledAt;
     private boolean capEngaged;
+    /** The gradient-ratio cap is engaged only by its own trigger: for these optimizers a lost step is the loss rules'
+     * business (rollback, learning-rate backoff), and a clip at a fraction of the weights does not bound their update. */
+    private boolean gradientCapEngaged;
     private double capScale = 1.0;
     private int capIdle;
     private int sinceTighten;
@@ -165,10 +171,10 @@ public final class AdaptiveClip implements ClipPolicy {
         steps++;
         sinceTighten++;
         Map<String, Double> spikeClip = null;
-        if (!capEngaged) {
+        if (!capEngaged || !gradientCapEngaged) {
             CapTrigger trigger = triggered(step);
             if (trigger != null) {
-                engageCap(trigger.reason(), trigger.detail());
+                engageCap(trigger.gradient(), trigger.reason(), trigger.detail());
             }
         }
         if (signal.trigger()) {
@@ -191,14 +197,15 @@ public final class AdaptiveClip implements ClipPolicy {
             }
         }
         ClipDecision decision = combined(step, spikeClip);
-        if (capEngaged) {
+        if (capEngaged || gradientCapEngaged) {
             capIdle = signal.trigger() || capBinds(step) ? 0 : capIdle + 1;
             if (capIdle >= relaxAfter && capScale >= 1.0 && lastChange == null) {
                 double before = bound(combinedThresholds(step, null));
                 capEngaged = false;
+                gradientCapEngaged = false;
                 capIdle = 0;
                 lastChange = new ClipChange(CLIP_DISABLE, "healthy-stretch", "all", before, Double.NaN,
-                        "update-ratio cap disengaged");
+                        "cap disengaged");
                 decision = combined(step, null);
             }
         }
@@ -219,7 +226,7 @@ public final class AdaptiveClip implements ClipPolicy {
     private void lostStep(boolean severe, String reason) {
         boolean wasEngaged = capEngaged;
         if (!capEngaged) {
-            engageCap(reason, null);
+            engageCap(false, reason, null);
         }
         if (thresholds == null) {
             ClipChange cap = lastChange;
@@ -232,13 +239,18 @@ public final class AdaptiveClip implements ClipPolicy {
         }
     }
 
-    private void engageCap(String reason, String why) {
-        capEngaged = true;
+    /** @param gradient the gradient-ratio cap (layers on normalising optimizers), else the update-ratio cap */
+    private void engageCap(boolean gradient, String reason, String why) {
+        if (gradient) {
+            gradientCapEngaged = true;
+        } else {
+            capEngaged = true;
+        }
         capIdle = 0;
         Map<String, Double> t = lastStep == null ? Map.of() : capThresholds(lastStep);
         lastChange = new ClipChange(CLIP_ENABLE, reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
-                "cap: update ratio " + format(updateRatioCap * capScale) + ", gradient ratio "
-                        + format(gradientRatioCap * capScale) + " for normalising optimizers"
+                (gradient ? "gradient-ratio cap " + format(gradientRatioCap)
+                        : "update-ratio cap " + format(updateRatioCap * capScale))
                         + (why == null ? "" : "; " + why)
                         + (t.isEmpty() ? "" : "; thresholds " + describe(t)));
     }
@@ -320,7 +332,7 @@ public final class AdaptiveClip implements ClipPolicy {
         }
         if (changed) {
             Map<String, Double> after = combinedThresholds(lastStep, null);
-            boolean off = thresholds == null && !capEngaged;
+            boolean off = thresholds == null && !capEngaged && !gradientCapEngaged;
             lastChange = new ClipChange(off ? CLIP_DISABLE : CLIP_RELAX, "healthy-stretch", "all", before,
                     off ? Double.NaN : bound(after), off ? null : describe(after));
         }
@@ -340,7 +352,7 @@ public final class AdaptiveClip implements ClipPolicy {
         if (spikeClip != null) {
             spikeClip.forEach((layer, v) -> t.merge(layer, v, Math::min));
         }
-        if (capEngaged && step != null) {
+        if ((capEngaged || gradientCapEngaged) && step != null) {
             capThresholds(step).forEach((layer, v) -> t.merge(layer, v, Math::min));
         }
         return t;
@@ -352,7 +364,11 @@ public final class AdaptiveClip implements ClipPolicy {
         Map<String, Double> t = new LinkedHashMap<>();
         for (LayerStats l : step.layers()) {
             double weights = Math.max(l.paramNorm(), floor);
-            double threshold = normalises(l) ? gradientRatioCap * capScale * weights
+            if (normalises(l) ? !gradientCapEngaged : !capEngaged) {
+                continue;
+            }
+            // Tightening scales the update-ratio cap only: a tighter clip does not make a normalised update smaller.
+            double threshold = normalises(l) ? gradientRatioCap * weights
                     : updateRatioCap * capScale * weights / l.stepGain();
             if (threshold > 0 && Double.isFinite(threshold)) {
                 t.put(l.layer(), threshold);
@@ -383,14 +399,14 @@ public final class AdaptiveClip implements ClipPolicy {
             double weights = Math.max(l.paramNorm(), floor);
             if (normalises(l)) {
                 double ratio = l.norm() / weights;
-                if (ratio > gradientRatioTrigger) {
-                    return new CapTrigger("gradient-ratio", String.format(Locale.ROOT, "layer %s: gradient/parameter "
+                if (!gradientCapEngaged && ratio > gradientRatioTrigger) {
+                    return new CapTrigger(true, "gradient-ratio", String.format(Locale.ROOT, "layer %s: gradient/parameter "
                             + "norm ratio %.3g above the trigger %.3g", l.layer(), ratio, gradientRatioTrigger));
                 }
             } else {
                 double ratio = l.firstStepGain() * l.norm() / weights;
-                if (ratio > updateRatioTrigger) {
-                    return new CapTrigger("update-ratio", String.format(Locale.ROOT, "layer %s: predicted "
+                if (!capEngaged && ratio > updateRatioTrigger) {
+                    return new CapTrigger(false, "update-ratio", String.format(Locale.ROOT, "layer %s: predicted "
                             + "update/parameter ratio %.3g above the trigger %.3g", l.layer(), ratio,
                             updateRatioTrigger));
                 }
@@ -400,7 +416,7 @@ public final class AdaptiveClip implements ClipPolicy {
     }
 
     /** What engaged the cap: the audit reason and the measurement behind it. */
-    private record CapTrigger(String reason, String detail) {
+    private record CapTrigger(boolean gradient, String reason, String detail) {
     }
 
     /**
@@ -465,6 +481,11 @@ public final class AdaptiveClip implements ClipPolicy {
         return capEngaged;
     }
 
+    /** Whether the gradient-ratio cap (layers on optimizers that normalise the gradient) is engaged. */
+    public boolean gradientCapEngaged() {
+        return gradientCapEngaged;
+    }
+
     @Override
     public ClipChange lastChange() {
         return lastChange;
@@ -489,7 +510,8 @@ public final class AdaptiveClip implements ClipPolicy {
     @Override
     public SavedState saveState() {
         SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak, steps, capIdle)
-                .put("cap", capEngaged ? 1 : 0, capScale).put("spikeSteps", spikeSteps[0], spikeSteps[1],
+                .put("cap", capEngaged ? 1 : 0, capScale)
+                .put("gradientCap", gradientCapEngaged ? 1 : 0).put("spikeSteps", spikeSteps[0], spikeSteps[1],
                         spikeSteps[2]);
         history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
                 historySize.get(layer)));
@@ -508,6 +530,8 @@ public final class AdaptiveClip implements ClipPolicy {
         capIdle = (int) s.number("counters", 3);
         capEngaged = s.number("cap", 0) != 0;
         capScale = s.number("cap", 1);
+        // absent from checkpoints written before the gradient-ratio cap existed: not engaged
+        gradientCapEngaged = s.has("gradientCap") && s.number("gradientCap", 0) != 0;
         for (int i = 0; i < spikeSteps.length; i++) {
             spikeSteps[i] = (long) s.number("spikeSteps", i);
         }

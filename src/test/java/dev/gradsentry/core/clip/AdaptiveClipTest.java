@@ -210,7 +210,8 @@ class AdaptiveClipTest {
         assertFalse(p.capEngaged());
         // a first gradient 1000x the weights (a recurrent net at a large initial gain) engages the gradient cap
         ClipDecision d = p.decide(weighted(1000, 1, 0.5, 2, Double.NaN), Signal.QUIET);
-        assertTrue(p.capEngaged());
+        assertTrue(p.gradientCapEngaged());
+        assertFalse(p.capEngaged(), "the update-ratio cap is another rule's");
         assertEquals("gradient-ratio", p.lastChange().reason());
         assertTrue(p.lastChange().detail().contains("layer 0_dense: gradient/parameter norm ratio 1.00e+03"),
                 p.lastChange().detail());
@@ -220,16 +221,41 @@ class AdaptiveClipTest {
     }
 
     @Test
+    void aLostStepOnANormalisingOptimizerLeavesTheGradientCapToItsTriggerAndTighteningLeavesItAlone() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        StepStats healthy = weighted(10, 1, 10, 2, Double.NaN); // Adam: gradients 10x and 5x the weights
+        for (int i = 0; i < 30; i++) {
+            p.decide(healthy, Signal.QUIET);
+        }
+        // a diverging loss: history thresholds switch on (each layer's healthy 10), the gradient cap does not
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 10.0, "1_output", 10.0)),
+                p.decide(healthy, DIVERGING));
+        assertFalse(p.gradientCapEngaged());
+        // its own trigger engages it: 0.03 times each layer's weights
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.03, "1_output", 0.06)),
+                p.decide(weighted(1000, 1, 10, 2, Double.NaN), Signal.QUIET));
+        assertEquals("gradient-ratio", p.lastChange().reason());
+        // lost steps tighten the history thresholds (10 -> 0.3125) and the update-ratio cap, not the gradient cap
+        for (int i = 0; i < 5; i++) {
+            p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+        }
+        assertEquals(Map.of("0_dense", 0.3125, "1_output", 0.3125), p.thresholds());
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.03, "1_output", 0.06)),
+                p.decide(weighted(1000, 1, 10, 2, Double.NaN), Signal.QUIET));
+    }
+
+    @Test
     void aMixOfOptimizersCapsEachLayerByItsOwnRule() {
         AdaptiveClip p = AdaptiveClip.defaults();
         StepStats mixed = new StepStats(0, 0, 32, 1.0, 0.1, 100, 1, 0, List.of(
                 new LayerStats("0_dense", 100, 1, 0, Double.NaN, List.of(new ParamStats("W", 100, 0)), 10, 1, 1),
                 new LayerStats("1_output", 1, 1, 0, Double.NaN, List.of(new ParamStats("W", 1, 0)), 2, Double.NaN,
                         Double.NaN)));
-        // SGD layer: update 100 * 1 / 10 = 10x its weights: engaged; capped at 0.01 * 10 / 1, the Adam layer at 0.03 * 2
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1, "1_output", 0.06)),
-                p.decide(mixed, Signal.QUIET));
+        // SGD layer: update 100 * 1 / 10 = 10x its weights: its cap engages, 0.01 * 10 / 1; the Adam layer, its
+        // gradient half its weights, is far below its own trigger and left alone
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1)), p.decide(mixed, Signal.QUIET));
         assertEquals("update-ratio", p.lastChange().reason());
+        assertFalse(p.gradientCapEngaged());
     }
 
     @Test
