@@ -57,7 +57,7 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     public void runStarted(String runId, RunSpec spec) {
         gradient.runStarted();
         run.runStarted(new RunMeters.Identity(runId, spec.workload().id(), ExternalName.of(spec.optimizer()),
-                spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none"));
+                spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none"), spec.steps());
     }
 
     @Override

@@ -28,9 +28,32 @@ public final class RunMeters implements MeterBinder, StepObserver {
     public static final String RUN_STATE = "gradsentry.run.state";
     public static final String RUN_STEP = "gradsentry.run.step";
     public static final String RUN_EPOCH = "gradsentry.run.epoch";
-    public static final String EVALUATION = "gradsentry.evaluation.metric";
-    /** The evaluation metrics a run reports. */
-    public static final List<String> EVALUATION_METRICS = List.of("accuracy", "mse");
+    public static final String RUN_PLANNED_STEPS = "gradsentry.run.planned.steps";
+    public static final String EVALUATION_ACCURACY = "gradsentry.evaluation.accuracy";
+    public static final String EVALUATION_MSE = "gradsentry.evaluation.mse";
+
+    /**
+     * The held-out metrics a run reports, by the name a run gives them: one meter each, not one meter with a label,
+     * because their units differ (a fraction against a squared error) and a dashboard sets units per series.
+     */
+    private enum Held {
+        ACCURACY("accuracy", EVALUATION_ACCURACY,
+                "Latest held-out accuracy: fraction (0..1) of held-out examples classified correctly; NaN until the "
+                        + "first evaluation, or when the run reports mse instead"),
+        MSE("mse", EVALUATION_MSE,
+                "Latest held-out mean squared error (lower is better; in the squared units of the target); NaN until "
+                        + "the first evaluation, or when the run reports accuracy instead");
+
+        final String metric;
+        final String meter;
+        final String description;
+
+        Held(String metric, String meter, String description) {
+            this.metric = metric;
+            this.meter = meter;
+            this.description = description;
+        }
+    }
 
     /**
      * What {@code gradsentry_run_info} says of a run.
@@ -45,6 +68,7 @@ public final class RunMeters implements MeterBinder, StepObserver {
     private final String runningState;
     private volatile StepStats latest;
     private volatile String state;
+    private volatile long plannedSteps = -1;
     private final Map<String, Double> evaluations = new ConcurrentHashMap<>();
     private Meter.Id runInfo;
     private MeterRegistry registry;
@@ -74,22 +98,25 @@ public final class RunMeters implements MeterBinder, StepObserver {
                 .description("Steps completed by the current run").register(registry);
         Gauge.builder(RUN_EPOCH, this, m -> m.latest == null ? Double.NaN : m.latest.epoch()).tags(extraTags)
                 .description("Epochs completed by the current run").register(registry);
+        Gauge.builder(RUN_PLANNED_STEPS, this, m -> m.plannedSteps < 0 ? Double.NaN : m.plannedSteps)
+                .tags(extraTags)
+                .description("Steps the current run trains for in all; with gradsentry_run_step, its progress")
+                .register(registry);
         for (String s : states) {
             Gauge.builder(RUN_STATE, this, m -> s.equals(m.state) ? 1 : 0)
                     .tags(extraTags).tag("state", s)
                     .description("1 for the state the current run is in, 0 for the others").register(registry);
         }
-        for (String metric : EVALUATION_METRICS) {
-            Gauge.builder(EVALUATION, this, m -> m.evaluations.getOrDefault(metric, Double.NaN))
-                    .tags(extraTags).tag("metric", metric)
-                    .description("Latest held-out evaluation: accuracy (0..1, higher is better) or mse "
-                            + "(lower is better)")
-                    .register(registry);
+        for (Held h : Held.values()) {
+            Gauge.builder(h.meter, this, m -> m.evaluations.getOrDefault(h.metric, Double.NaN))
+                    .tags(extraTags).description(h.description).register(registry);
         }
     }
 
-    public synchronized void runStarted(Identity run) {
+    /** A run starts, or one restored from disk continues in this process; it trains {@code plannedSteps} in all. */
+    public synchronized void runStarted(Identity run, long plannedSteps) {
         latest = null;
+        this.plannedSteps = plannedSteps;
         evaluations.clear();
         state = runningState;
         if (registry == null) {
@@ -118,6 +145,7 @@ public final class RunMeters implements MeterBinder, StepObserver {
         }
     }
 
+    /** {@code metric}: {@code accuracy} or {@code mse}; another name has no meter and is not shown. */
     public void evaluated(String metric, double value) {
         evaluations.put(metric, value);
     }

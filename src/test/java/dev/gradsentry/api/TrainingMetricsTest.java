@@ -135,6 +135,18 @@ class TrainingMetricsTest {
     }
 
     @Test
+    void progressIsTheStepsDoneAgainstTheRunsPlannedSteps() {
+        assertTrue(Double.isNaN(gauge(RunMeters.RUN_PLANNED_STEPS)), "no run yet");
+        metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
+        metrics.onStep(step(0, 1.0, "0_dense"));
+        assertEquals(RunSpec.defaults(WorkloadKind.FASHION_MLP).steps(), gauge(RunMeters.RUN_PLANNED_STEPS));
+        assertEquals(1.0, gauge(RunMeters.RUN_STEP));
+        metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.ADDING));
+        assertEquals(RunSpec.defaults(WorkloadKind.ADDING).steps(), gauge(RunMeters.RUN_PLANNED_STEPS),
+                "a new run replaces the plan");
+    }
+
+    @Test
     void runIdentityIsOneInfoSeriesAtATime() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.ADDING));
@@ -150,15 +162,15 @@ class TrainingMetricsTest {
     }
 
     @Test
-    void runStateIsOneHotAndEvaluationsArePerMetric() {
+    void runStateIsOneHotAndEachHeldOutMetricHasItsOwnMeter() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         assertEquals(1.0, gauge(RunMeters.RUN_STATE, "state", "running"));
         metrics.evaluated(new Evaluation("accuracy", 0.75, 100));
         metrics.runEnded("r1", RunState.FINISHED);
         assertEquals(0.0, gauge(RunMeters.RUN_STATE, "state", "running"));
         assertEquals(1.0, gauge(RunMeters.RUN_STATE, "state", "finished"));
-        assertEquals(0.75, gauge(RunMeters.EVALUATION, "metric", "accuracy"));
-        assertTrue(Double.isNaN(gauge(RunMeters.EVALUATION, "metric", "mse")));
+        assertEquals(0.75, gauge(RunMeters.EVALUATION_ACCURACY));
+        assertTrue(Double.isNaN(gauge(RunMeters.EVALUATION_MSE)));
         assertFalse(registry.getMeters().isEmpty());
     }
 }

@@ -70,7 +70,7 @@ public final class Dashboards {
 
     /** Grafana's substitution of the dashboard variables, for one target. */
     public static String substitute(String expr, String job, String instance) {
-        return expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
+        return expr.replace("$__rate_interval", "1m").replace("$__interval", "15s").replace("$__range", "1h")
                 .replace("$job", job).replace("$instance", instance).replace("$layer", ".*");
     }
 }
