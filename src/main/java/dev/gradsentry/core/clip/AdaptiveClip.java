@@ -108,6 +108,13 @@ public final class AdaptiveClip implements ClipPolicy {
      * business (rollback, learning-rate backoff), and a clip at a fraction of the weights does not bound their update. */
     private boolean gradientCapEngaged;
     private double capScale = 1.0;
+    /**
+     * The cap's thresholds for {@link #capFor} at {@link #capFromScale}: an engaged step needs them for its decision
+     * and again to learn whether the cap bound, and they depend on nothing else.
+     */
+    private Map<String, Double> cap;
+    private StepStats capFor;
+    private double capFromScale;
     private int capIdle;
     private int sinceTighten;
     private int healthyStreak;
@@ -358,8 +365,20 @@ public final class AdaptiveClip implements ClipPolicy {
         return t;
     }
 
-    /** The gradient norm at which each layer's update reaches the cap; layers without a step gain are absent. */
+    /**
+     * The gradient norm at which each layer's update reaches the cap; layers without a step gain are absent.
+     * Unmodifiable, and computed once per step and cap scale.
+     */
     private Map<String, Double> capThresholds(StepStats step) {
+        if (step != capFor || capScale != capFromScale) {
+            cap = Collections.unmodifiableMap(computeCapThresholds(step));
+            capFor = step;
+            capFromScale = capScale;
+        }
+        return cap;
+    }
+
+    private Map<String, Double> computeCapThresholds(StepStats step) {
         double floor = ZERO_WEIGHT_FLOOR * medianParamNorm(step);
         Map<String, Double> t = new LinkedHashMap<>();
         for (LayerStats l : step.layers()) {
