@@ -318,7 +318,7 @@ public final class LoadBench {
      * 99 dense layers of 32 units and a softmax output: 100 layers of two parameters each. Scrapes are timed after the
      * meters exist and a few steps have filled them, one at a time on this thread.
      */
-    private static String deepNetworkScrape(int scrapes) {
+    static String deepNetworkScrape(int scrapes) {
         int width = 32;
         NeuralNetConfiguration.ListBuilder layers = new NeuralNetConfiguration.Builder().seed(42)
                 .updater(new Sgd(0.01)).weightInit(WeightInit.XAVIER).list();

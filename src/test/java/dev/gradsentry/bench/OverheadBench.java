@@ -1,6 +1,9 @@
 package dev.gradsentry.bench;
 
 import dev.gradsentry.api.TrainingMetrics;
+import dev.gradsentry.core.clip.AdaptiveClip;
+import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunSpec;
@@ -16,59 +19,114 @@ import org.deeplearning4j.ui.model.stats.StatsListener;
 import org.deeplearning4j.ui.model.storage.InMemoryStatsStorage;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * Step-time overhead of monitoring: the same network, data and seed trained bare, with the gradient probe, with the
- * probe feeding the Prometheus meters, and with DL4J's own {@code StatsListener} (in-memory storage, reporting every
- * iteration). The variants take turns in short blocks of steps, their order rotating every block, so that the drift
- * of a shared 2-core machine hits all of them alike; a round is many such blocks, and the printed ratio is the median
- * over rounds of each variant's time divided by the bare time of the same round.
+ * Step-time overhead of monitoring, side by side in one JVM: the same network, data and seed trained bare, with the
+ * probe feeding the Prometheus meters, and with the probe, the guard (adaptive clipping, every default, wired as a
+ * run wires it) and the meters; {@code --stats-listener} adds DL4J's own {@code StatsListener} for comparison.
  *
- * <p>Wall-clock ratios on this machine still scatter by several percent, so the bench also times the probe and the
- * metrics from inside the training loop (listeners just before and after them) and prints that time as a share of
- * the step: the direct measure of what monitoring costs.
+ * <p>What is measured is the training thread's CPU time ({@link ThreadMXBean}): with {@code OMP_NUM_THREADS=1}
+ * ND4J computes on the calling thread (the bench prints the training thread's share of the process's CPU time to
+ * show it), so thread CPU time is the step's own work and does not count the time the thread waited for a core on
+ * a shared machine, which is what scattered the wall-clock ratios from 0.5x to 1.5x. The variants take turns in
+ * short blocks, the order rotating every round; each round gives each variant's time divided by the bare time of the
+ * same round, and the bench prints the median of those ratios over many rounds with a distribution-free 95% interval
+ * ({@link MedianInterval}). Wall-clock ratios are printed too. (The process's CPU time is no use per block: the JVM
+ * reads it in 10 ms ticks here; over a whole case, {@link ThreadsByName} shows where it went.)
+ *
+ * <p>A third measure times the probe, guard and meters from inside the training loop (listeners just before and
+ * after them) as a share of the step.
  */
 public final class OverheadBench {
 
-    private enum Variant { BARE, PROBE, PROBE_METRICS, STATS_LISTENER }
+    private enum Variant {
+        BARE("bare DL4J"),
+        PROBE_METRICS("probe + metrics"),
+        PROBE_GUARD_METRICS("probe + guard + metrics"),
+        STATS_LISTENER("DL4J StatsListener");
 
-    private record Case(String name, RunSpec spec, int stepsPerBlock, int blocksPerRound) {
+        final String label;
+
+        Variant(String label) {
+            this.label = label;
+        }
     }
+
+    private record Case(String name, RunSpec spec, int stepsPerBlock, int rounds) {
+    }
+
+    /** One block of steps of one variant, on two clocks. */
+    private record Block(long threadCpu, long wall) {
+    }
+
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     public static void main(String[] args) {
-        boolean quick = Arrays.asList(args).contains("--quick");
-        int rounds = quick ? 3 : 9;
-        int warmupRounds = quick ? 1 : 2;
+        List<String> flags = Arrays.asList(args);
+        boolean quick = flags.contains("--quick");
+        String only = option(flags, "--only", null);
+        int rounds = Integer.parseInt(option(flags, "--rounds", "0"));
+        List<Variant> variants = new ArrayList<>(List.of(Variant.BARE, Variant.PROBE_METRICS,
+                Variant.PROBE_GUARD_METRICS));
+        if (flags.contains("--stats-listener")) {
+            variants.add(Variant.STATS_LISTENER);
+        }
+        if (!THREADS.isCurrentThreadCpuTimeSupported()) {
+            throw new IllegalStateException("this JVM cannot measure a thread's CPU time");
+        }
+        THREADS.setThreadCpuTimeEnabled(true);
         FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_PATH);
         Workloads workloads = new Workloads(() -> data);
-        List<Case> cases = List.of(
-                new Case("fashion-mlp (784-64-64-10, sgd)", RunSpec.defaults(WorkloadKind.FASHION_MLP), 25,
-                        quick ? 2 : 8),
-                new Case("fashion-rnn (lstm 64, adam)", RunSpec.defaults(WorkloadKind.FASHION_RNN), 1, quick ? 2 : 12),
-                new Case("adding T=100 (lstm 32, adam)", RunSpec.defaults(WorkloadKind.ADDING), 1, quick ? 2 : 10));
-        System.out.printf(Locale.ROOT, "overhead bench: %d rounds after %d warm-up, OMP_NUM_THREADS=%s, %s%n",
-                rounds, warmupRounds, System.getenv("OMP_NUM_THREADS"), Runtime.version());
+        List<Case> cases = new ArrayList<>(List.of(
+                new Case("fashion-mlp (784-64-64-10, sgd)", RunSpec.defaults(WorkloadKind.FASHION_MLP), 8,
+                        quick ? 12 : 300),
+                new Case("fashion-rnn (lstm 64, adam)", RunSpec.defaults(WorkloadKind.FASHION_RNN), 1,
+                        quick ? 6 : 40),
+                new Case("adding T=100 (lstm 32, adam)", RunSpec.defaults(WorkloadKind.ADDING), 1, quick ? 6 : 30)));
+        if (only != null) {
+            cases.removeIf(c -> !c.spec().workload().name().toLowerCase(Locale.ROOT).contains(only));
+            if (cases.isEmpty()) {
+                throw new IllegalArgumentException("--only " + only + " matches no workload (mlp, rnn, adding)");
+            }
+        }
+        if (rounds > 0) {
+            cases.replaceAll(c -> new Case(c.name(), c.spec(), c.stepsPerBlock(), rounds));
+        }
+        System.out.printf(Locale.ROOT, "overhead bench: OMP_NUM_THREADS=%s, %s, %d processors%n",
+                System.getenv("OMP_NUM_THREADS"), Runtime.version(), Runtime.getRuntime().availableProcessors());
         List<String> rows = new ArrayList<>();
         for (Case c : cases) {
-            rows.add(run(c, workloads, rounds, warmupRounds));
+            rows.add(run(c, workloads, variants, quick ? 2 : Math.max(10, c.rounds() / 10)));
         }
         System.out.println();
-        System.out.println("| workload | bare ms/step | probe | probe + metrics | DL4J StatsListener "
-                + "| probe + metrics, timed inside the step |");
-        System.out.println("|---|---|---|---|---|---|");
+        StringBuilder header = new StringBuilder("| workload | bare CPU ms/step |");
+        StringBuilder rule = new StringBuilder("|---|---|");
+        for (Variant v : variants.subList(1, variants.size())) {
+            header.append(' ').append(v.label).append(", thread CPU |");
+            rule.append("---|");
+        }
+        header.append(" probe + guard + metrics, wall | timed inside the step | training thread / process CPU |");
+        rule.append("---|---|---|");
+        System.out.println(header);
+        System.out.println(rule);
         rows.forEach(System.out::println);
+        System.out.println();
+        System.out.println(LoadBench.deepNetworkScrape(quick ? 50 : 400));
     }
 
-    private static String run(Case c, Workloads workloads, int rounds, int warmupRounds) {
-        Map<Variant, MultiLayerNetwork> nets = new LinkedHashMap<>();
+    private static String run(Case c, Workloads workloads, List<Variant> variants, int warmupRounds) {
+        Map<Variant, MultiLayerNetwork> nets = new EnumMap<>(Variant.class);
         List<DataSet> batches = new ArrayList<>();
-        for (Variant v : Variant.values()) {
+        for (Variant v : variants) {
             TrainingSetup setup = workloads.prepare(c.spec());
             nets.put(v, setup.network());
             if (batches.isEmpty()) {
@@ -77,51 +135,82 @@ public final class OverheadBench {
                 }
             }
         }
-        GradientProbe.attach(nets.get(Variant.PROBE));
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        TrainingMetrics metrics = new TrainingMetrics();
-        metrics.bindTo(registry);
-        MultiLayerNetwork monitored = nets.get(Variant.PROBE_METRICS);
-        CallbackTimer timer = new CallbackTimer();
-        monitored.addListeners(timer.start);
-        GradientProbe.attach(monitored).addObserver(metrics);
-        monitored.addListeners(timer.stop);
-        nets.get(Variant.STATS_LISTENER).addListeners(new StatsListener(new InMemoryStatsStorage(), 1));
+        List<PrometheusMeterRegistry> registries = new ArrayList<>();
+        Map<Variant, CallbackTimer> timers = new EnumMap<>(Variant.class);
+        for (Variant v : List.of(Variant.PROBE_METRICS, Variant.PROBE_GUARD_METRICS)) {
+            MultiLayerNetwork net = nets.get(v);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            registries.add(registry);
+            TrainingMetrics metrics = new TrainingMetrics();
+            metrics.bindTo(registry);
+            metrics.runStarted("bench", c.spec());
+            CallbackTimer timer = new CallbackTimer();
+            timers.put(v, timer);
+            net.addListeners(timer.start);
+            GradientProbe probe = GradientProbe.attach(net);
+            if (v == Variant.PROBE_GUARD_METRICS) {
+                // As TrainingRun.setupFrom wires it, less the audit log (which writes only when the guard acts).
+                Guard guard = new Guard(net, "bench", AdaptiveClip.defaults(), GuardSettings.defaults(),
+                        Clock.systemUTC());
+                guard.addListener(metrics);
+                probe.intercept(guard);
+                metrics.guardAttached(guard);
+            }
+            probe.addObserver(metrics);
+            net.addListeners(timer.stop);
+        }
+        if (nets.containsKey(Variant.STATS_LISTENER)) {
+            nets.get(Variant.STATS_LISTENER).addListeners(new StatsListener(new InMemoryStatsStorage(), 1));
+        }
 
-        Map<Variant, List<Double>> ratios = new LinkedHashMap<>();
-        List<Double> bareMs = new ArrayList<>();
-        List<Double> shares = new ArrayList<>();
-        Variant[] order = Variant.values();
-        int block = 0;
-        for (int round = 0; round < warmupRounds + rounds; round++) {
-            Map<Variant, Double> ms = new LinkedHashMap<>();
-            timer.reset();
-            for (int b = 0; b < c.blocksPerRound(); b++, block++) {
-                for (int k = 0; k < order.length; k++) {
-                    Variant v = order[(k + block) % order.length];
-                    ms.merge(v, timeSteps(nets.get(v), batches, c.stepsPerBlock()), Double::sum);
-                }
+        Map<Variant, List<Double>> cpuRatios = new EnumMap<>(Variant.class);
+        Map<Variant, List<Double>> wallRatios = new EnumMap<>(Variant.class);
+        List<Double> bareCpuMs = new ArrayList<>();
+        List<Double> insideShare = new ArrayList<>();
+        Map<String, Long> threadsBefore = ThreadsByName.ticks();
+        long mainBefore = THREADS.getCurrentThreadCpuTime();
+        for (int round = 0; round < warmupRounds + c.rounds(); round++) {
+            Map<Variant, Block> blocks = new EnumMap<>(Variant.class);
+            timers.values().forEach(CallbackTimer::reset);
+            for (int k = 0; k < variants.size(); k++) {
+                Variant v = variants.get((k + round) % variants.size());
+                blocks.put(v, timeSteps(nets.get(v), batches, c.stepsPerBlock(), round * c.stepsPerBlock()));
             }
             if (round < warmupRounds) {
                 continue;
             }
-            double bare = ms.get(Variant.BARE);
-            bareMs.add(bare / (c.blocksPerRound() * c.stepsPerBlock()));
-            for (Variant v : order) {
-                ratios.computeIfAbsent(v, x -> new ArrayList<>()).add(ms.get(v) / bare);
+            Block bare = blocks.get(Variant.BARE);
+            bareCpuMs.add(bare.threadCpu() / 1e6 / c.stepsPerBlock());
+            for (Variant v : variants) {
+                Block b = blocks.get(v);
+                cpuRatios.computeIfAbsent(v, x -> new ArrayList<>()).add((double) b.threadCpu() / bare.threadCpu());
+                wallRatios.computeIfAbsent(v, x -> new ArrayList<>()).add((double) b.wall() / bare.wall());
             }
-            double share = timer.nanos / 1e6 / ms.get(Variant.PROBE_METRICS);
-            shares.add(share);
-            System.out.printf(Locale.ROOT, "  %s round %d: bare %.2f ms/step, probe x%.3f, probe+metrics x%.3f, "
-                            + "StatsListener x%.3f; probe+metrics callbacks %.2f%% of the step%n", c.name(),
-                    round - warmupRounds + 1, bareMs.get(bareMs.size() - 1),
-                    ms.get(Variant.PROBE) / bare, ms.get(Variant.PROBE_METRICS) / bare,
-                    ms.get(Variant.STATS_LISTENER) / bare, 100 * share);
+            insideShare.add(timers.get(Variant.PROBE_GUARD_METRICS).nanos
+                    / (double) blocks.get(Variant.PROBE_GUARD_METRICS).wall());
         }
-        registry.close();
-        return String.format(Locale.ROOT, "| %s | %.2f | %.3fx | %.3fx | %.2fx | %.2f%% |", c.name(), median(bareMs),
-                median(ratios.get(Variant.PROBE)), median(ratios.get(Variant.PROBE_METRICS)),
-                median(ratios.get(Variant.STATS_LISTENER)), 100 * median(shares));
+        registries.forEach(PrometheusMeterRegistry::close);
+        ThreadsByName.Usage byThread = ThreadsByName.since(threadsBefore, THREADS.getCurrentThreadCpuTime() - mainBefore);
+
+        System.out.printf(Locale.ROOT, "%s: %d rounds of %d steps per variant after %d warm-up rounds%n", c.name(),
+                c.rounds(), c.stepsPerBlock(), warmupRounds);
+        for (Variant v : variants.subList(1, variants.size())) {
+            System.out.printf(Locale.ROOT, "  %-24s thread CPU %s, wall %s%n", v.label,
+                    MedianInterval.of(cpuRatios.get(v)), MedianInterval.of(wallRatios.get(v)).ratio());
+        }
+        MedianInterval inside = MedianInterval.of(insideShare);
+        System.out.printf(Locale.ROOT, "  probe + guard + metrics timed inside the step: %.2f%% [%.2f, %.2f] of the "
+                        + "step's wall time%n", 100 * inside.median(), 100 * inside.low(), 100 * inside.high());
+        System.out.println("  CPU by thread over the case: " + byThread.summary());
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %.2f |", c.name(),
+                MedianInterval.of(bareCpuMs).median()));
+        for (Variant v : variants.subList(1, variants.size())) {
+            row.append(' ').append(MedianInterval.of(cpuRatios.get(v)).ratio()).append(" |");
+        }
+        row.append(String.format(Locale.ROOT, " %s | %.2f%% | %.1f%% |",
+                MedianInterval.of(wallRatios.get(Variant.PROBE_GUARD_METRICS)).ratio(), 100 * inside.median(),
+                100 * byThread.trainingShare()));
+        return row.toString();
     }
 
     /** Two listeners placed around the probe: the time between them is what the probe and its observers cost. */
@@ -158,16 +247,18 @@ public final class OverheadBench {
         }
     }
 
-    private static double timeSteps(MultiLayerNetwork net, List<DataSet> batches, int steps) {
-        long t0 = System.nanoTime();
-        for (int i = 0; i < steps; i++) {
-            net.fit(batches.get(i % batches.size()));
-        }
-        return (System.nanoTime() - t0) / 1e6;
+    private static String option(List<String> flags, String name, String fallback) {
+        int i = flags.indexOf(name);
+        return i >= 0 && i + 1 < flags.size() ? flags.get(i + 1) : fallback;
     }
 
-    static double median(List<Double> values) {
-        double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    /** Trains {@code steps} steps from batch {@code first} on, on two clocks. */
+    private static Block timeSteps(MultiLayerNetwork net, List<DataSet> batches, int steps, int first) {
+        long cpu = THREADS.getCurrentThreadCpuTime();
+        long wall = System.nanoTime();
+        for (int i = 0; i < steps; i++) {
+            net.fit(batches.get((first + i) % batches.size()));
+        }
+        return new Block(THREADS.getCurrentThreadCpuTime() - cpu, System.nanoTime() - wall);
     }
 }
