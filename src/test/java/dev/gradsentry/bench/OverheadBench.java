@@ -31,7 +31,8 @@ import java.util.Map;
 
 /**
  * Step-time overhead of monitoring, side by side in one JVM: the same network, data and seed trained bare, with the
- * probe feeding the Prometheus meters, and with the probe, the guard (adaptive clipping, every default, wired as a
+ * two listeners that do nothing (what DL4J itself charges for calling listeners), with the probe feeding the
+ * Prometheus meters, and with the probe, the guard (adaptive clipping, every default, wired as a
  * run wires it) and the meters; {@code --stats-listener} adds DL4J's own {@code StatsListener} for comparison.
  *
  * <p>What is measured is the training thread's CPU time ({@link ThreadMXBean}): with {@code OMP_NUM_THREADS=1}
@@ -50,6 +51,8 @@ public final class OverheadBench {
 
     private enum Variant {
         BARE("bare DL4J"),
+        /** DL4J's own cost of having listeners: the two timing listeners the monitored variants carry, and nothing. */
+        LISTENERS_ONLY("two empty listeners"),
         PROBE_METRICS("probe + metrics"),
         PROBE_GUARD_METRICS("probe + guard + metrics"),
         STATS_LISTENER("DL4J StatsListener");
@@ -75,7 +78,7 @@ public final class OverheadBench {
         boolean quick = flags.contains("--quick");
         String only = option(flags, "--only", null);
         int rounds = Integer.parseInt(option(flags, "--rounds", "0"));
-        List<Variant> variants = new ArrayList<>(List.of(Variant.BARE, Variant.PROBE_METRICS,
+        List<Variant> variants = new ArrayList<>(List.of(Variant.BARE, Variant.LISTENERS_ONLY, Variant.PROBE_METRICS,
                 Variant.PROBE_GUARD_METRICS));
         if (flags.contains("--stats-listener")) {
             variants.add(Variant.STATS_LISTENER);
@@ -159,6 +162,8 @@ public final class OverheadBench {
             probe.addObserver(metrics);
             net.addListeners(timer.stop);
         }
+        CallbackTimer alone = new CallbackTimer();
+        nets.get(Variant.LISTENERS_ONLY).addListeners(alone.start, alone.stop);
         if (nets.containsKey(Variant.STATS_LISTENER)) {
             nets.get(Variant.STATS_LISTENER).addListeners(new StatsListener(new InMemoryStatsStorage(), 1));
         }
