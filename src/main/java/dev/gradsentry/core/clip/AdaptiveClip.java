@@ -110,7 +110,8 @@ public final class AdaptiveClip implements ClipPolicy {
     private double capScale = 1.0;
     /**
      * The cap's thresholds for {@link #capFor} at {@link #capFromScale}: an engaged step needs them for its decision
-     * and again to learn whether the cap bound, and they depend on nothing else.
+     * and again to learn whether the cap bound, and they depend on nothing else but which caps are engaged (engaging
+     * or disengaging one forgets them).
      */
     private Map<String, Double> cap;
     private StepStats capFor;
@@ -211,6 +212,7 @@ public final class AdaptiveClip implements ClipPolicy {
                 capEngaged = false;
                 gradientCapEngaged = false;
                 capIdle = 0;
+                capFor = null;
                 lastChange = new ClipChange(CLIP_DISABLE, "healthy-stretch", "all", before, Double.NaN,
                         "cap disengaged");
                 decision = combined(step, null);
@@ -254,6 +256,7 @@ public final class AdaptiveClip implements ClipPolicy {
             capEngaged = true;
         }
         capIdle = 0;
+        capFor = null; // which layers the cap holds changed
         Map<String, Double> t = lastStep == null ? Map.of() : capThresholds(lastStep);
         lastChange = new ClipChange(CLIP_ENABLE, reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
                 (gradient ? "gradient-ratio cap " + format(gradientRatioCap)
@@ -551,6 +554,7 @@ public final class AdaptiveClip implements ClipPolicy {
         capScale = s.number("cap", 1);
         // absent from checkpoints written before the gradient-ratio cap existed: not engaged
         gradientCapEngaged = s.has("gradientCap") && s.number("gradientCap", 0) != 0;
+        capFor = null;
         for (int i = 0; i < spikeSteps.length; i++) {
             spikeSteps[i] = (long) s.number("spikeSteps", i);
         }

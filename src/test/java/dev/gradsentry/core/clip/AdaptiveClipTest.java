@@ -244,6 +244,29 @@ class AdaptiveClipTest {
                 p.decide(weighted(1000, 1, 10, 2, Double.NaN), Signal.QUIET));
     }
 
+    /** An SGD layer (weights 10, lr 10) beside an Adam layer (weights 2). */
+    private static StepStats sgdBesideAdam(double sgdNorm, double adamNorm) {
+        return new StepStats(0, 0, 32, 1.0, 10, Math.hypot(sgdNorm, adamNorm), 1, 0, List.of(
+                new LayerStats("0_dense", sgdNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", sgdNorm, 0)), 10, 10,
+                        10),
+                new LayerStats("1_output", adamNorm, 1, 0, Double.NaN, List.of(new ParamStats("W", adamNorm, 0)), 2,
+                        Double.NaN, Double.NaN)));
+    }
+
+    @Test
+    void bothCapsEngagedOnOneStepEachBoundTheirOwnLayers() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        for (int i = 0; i < 30; i++) {
+            p.decide(sgdBesideAdam(0.05, 1), Signal.QUIET); // update ratio 0.05, gradient ratio 0.5: healthy
+        }
+        // the Adam layer's gradient trigger and a diverging loss on the same step: the gradient cap, then the
+        // update cap and the history thresholds (0.05 and 1); the SGD layer's cap 0.01 * 10 / 10 is the tighter
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01, "1_output", 0.06)),
+                p.decide(sgdBesideAdam(0.05, 1000), DIVERGING));
+        assertTrue(p.capEngaged());
+        assertTrue(p.gradientCapEngaged());
+    }
+
     @Test
     void aMixOfOptimizersCapsEachLayerByItsOwnRule() {
         AdaptiveClip p = AdaptiveClip.defaults();
