@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.UserData;
 import dev.gradsentry.training.WorkloadKind;
 
 import java.util.Map;
@@ -56,16 +57,37 @@ final class Overlay {
      * @throws InvalidSettingException when {@code workload} is missing
      */
     RunSpec runSpec(ObjectNode fields) throws JsonProcessingException {
-        Workload named = json.readerFor(Workload.class).without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-                .treeToValue(fields, Workload.class);
-        if (named.workload() == null) {
+        Workload named = apply(json.readerFor(Workload.class)
+                .without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES), fields);
+        WorkloadKind workload = named.workload() != null ? named.workload()
+                : named.model() != null ? WorkloadKind.USER : null;
+        if (workload == null) {
             throw new InvalidSettingException("workload", "workload is required; valid: "
-                    + ExternalName.valid(WorkloadKind.class));
+                    + ExternalName.valid(WorkloadKind.class) + " (or give model and data for your own model)");
         }
-        return apply(RunSpec.defaults(named.workload()), fields);
+        if (workload == WorkloadKind.USER) {
+            fields.put("workload", ExternalName.of(WorkloadKind.USER));
+            return apply(RunSpec.user(named.model(), named.data()), fields);
+        }
+        return apply(RunSpec.defaults(workload), fields);
     }
 
-    /** The one field that picks a spec's defaults. */
-    private record Workload(WorkloadKind workload) {
+    private static Workload apply(com.fasterxml.jackson.databind.ObjectReader reader, ObjectNode fields)
+            throws JsonProcessingException {
+        try {
+            return reader.treeToValue(fields, Workload.class);
+        } catch (ValueInstantiationException e) {
+            if (e.getCause() instanceof InvalidSettingException named) {
+                throw named;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The fields that pick a spec's defaults: {@code workload}, or {@code model} and {@code data} for a user's own
+     * model (whose workload is then {@code user}).
+     */
+    private record Workload(WorkloadKind workload, String model, UserData data) {
     }
 }

@@ -45,7 +45,7 @@ public class RunResource {
             throw new InvalidSettingException("workload",
                     "the body is empty; send at least {\"workload\": \"fashion-mlp\"}");
         }
-        RunStatus started = runs.start(request.toSpec(json));
+        RunStatus started = runs.start(request.toSpec(json, runs::batchesPerEpoch));
         return Response.created(uri.getAbsolutePathBuilder().path(started.id()).build()).entity(new RunView(started))
                 .build();
     }

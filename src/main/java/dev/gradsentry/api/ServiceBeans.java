@@ -41,7 +41,8 @@ public class ServiceBeans {
     @Produces
     @Singleton
     RunRegistry runRegistry(GradSentryConfig config, TrainingMetrics metrics) {
-        Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())));
+        Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())),
+                config.userDir());
         RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery(),
                 config.dataDir(), config.checkpoint().every(), config.checkpoint().keep());
         return new RunRegistry(workloads, metrics, settings, config.history(),
@@ -49,8 +50,11 @@ public class ServiceBeans {
     }
 
     /** Everything that can stop the start for a bad setting comes before the first line is logged. */
-    void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs, BearerToken token) {
-        Optional<RunSpec> demo = demo(config);
+    void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs, BearerToken token,
+                 RunFile runFile) {
+        Optional<RunFile.Source> source = runFile.source(config);
+        Optional<RunSpec> fromFile = source.map(s -> runFile.read(s, runs));
+        Optional<RunSpec> demo = fromFile.isPresent() ? Optional.empty() : demo(config);
         if (token.configured()) {
             LOG.info("API token configured: POST, PUT and DELETE under /api need 'Authorization: Bearer <token>'");
         } else {
@@ -75,6 +79,12 @@ public class ServiceBeans {
         }
         interrupted.ifPresent(id -> LOG.infof("run %s was interrupted; continue it with POST /api/runs/%s/resume",
                 id, id));
+        if (fromFile.isPresent()) {
+            LOG.infof("starting the run of %s (%s); metrics at /q/metrics, status at /api/runs/current",
+                    source.get().name(), source.get().key());
+            runFile.start(runs, fromFile.get(), source.get());
+            return;
+        }
         if (demo.isPresent()) {
             LOG.infof("starting the demo run (gradsentry.demo.enabled=false turns it off); metrics at /q/metrics, "
                     + "status at /api/runs/current");

@@ -56,7 +56,9 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
     @Override
     public void runStarted(String runId, RunSpec spec) {
         gradient.runStarted();
-        run.runStarted(new RunMeters.Identity(runId, spec.workload().id(), ExternalName.of(spec.optimizer()),
+        // A user's model without an optimizer override trains with its own: "model".
+        run.runStarted(new RunMeters.Identity(runId, spec.workload().id(),
+                spec.optimizer() == null ? "model" : ExternalName.of(spec.optimizer()),
                 spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none"), spec.steps());
     }
 

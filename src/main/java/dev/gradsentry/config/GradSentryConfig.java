@@ -77,6 +77,26 @@ public interface GradSentryConfig {
     Checkpoints checkpoint();
 
     /**
+     * The user directory: the models and data files of runs of workload {@code user} are read from under it, and a
+     * path that leaves it is refused. By default {@code user} under {@link #dataDir()}: {@code /data/user} in the
+     * container, where you mount your files.
+     */
+    @WithDefault("${gradsentry.data-dir:data}/user")
+    Path userDir();
+
+    /**
+     * A run file: a JSON document with the fields {@code POST /api/runs} takes, started at boot instead of the demo
+     * run ({@code GRADSENTRY_RUN_FILE=/data/user/run.json}). Anything wrong with it stops the start with one line.
+     */
+    Optional<Path> runFile();
+
+    /**
+     * The run file's JSON itself, for a run that needs no file of its own
+     * ({@code GRADSENTRY_RUN='{"model": "model.json", "data": {"train": "data.csv", "task": "classification"}}'}).
+     */
+    Optional<String> run();
+
+    /**
      * At startup, resume the newest run an earlier process left {@code interrupted} (it died while training) instead
      * of waiting for {@code POST /api/runs/{id}/resume}; the demo run then does not start.
      */

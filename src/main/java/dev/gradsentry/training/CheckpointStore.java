@@ -2,9 +2,8 @@ package dev.gradsentry.training;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.gradsentry.core.intervene.GuardState;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.preprocessor.DataNormalization;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -26,8 +25,9 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * A run's checkpoint files in its directory: {@code checkpoint-<step>.zip}, each one a zip holding {@code run.json}
- * (a {@link Checkpoint}, format {@link SavedJson#CHECKPOINT}), {@code model.zip} (the network with its updater state,
- * as DL4J's {@link ModelSerializer} writes it, so DL4J can load it on its own) and the guard's two saved network
+ * (a {@link Checkpoint}, format {@link SavedJson#CHECKPOINT}), {@code model.zip} (the network with its updater state
+ * and the run's data normalizer, if it has one, as DL4J's {@link ModelSerializer} writes them, so DL4J can load it on
+ * its own: a {@code MultiLayerNetwork} or a {@code ComputationGraph}) and the guard's two saved network
  * states, which {@link SavedJson} names.
  *
  * <p>Writes are atomic ({@link AtomicFile}), so a crash leaves either the old set of files or the new one. The newest {@code keep} are kept.
@@ -56,12 +56,15 @@ public final class CheckpointStore {
         return dir;
     }
 
-    /** Writes a checkpoint of {@code net}, with the run and guard state {@code meta} describes. */
-    public Path write(Checkpoint meta, MultiLayerNetwork net) throws IOException {
+    /**
+     * Writes a checkpoint of {@code net} and its data normalizer (null for none), with the run and guard state
+     * {@code meta} describes.
+     */
+    public Path write(Checkpoint meta, Network net, DataNormalization normalizer) throws IOException {
         Map<String, byte[]> entries = new LinkedHashMap<>();
         entries.put(RUN, null); // first in the file, written below once the guard's networks are in the map
         ByteArrayOutputStream model = new ByteArrayOutputStream();
-        ModelSerializer.writeModel(net, model, true);
+        net.write(model, normalizer);
         entries.put(MODEL, model.toByteArray());
         entries.put(RUN, SavedJson.CHECKPOINT.write(meta, entries));
         Path target = dir.resolve(String.format("%s%012d%s", PREFIX, meta.step(), SUFFIX));
@@ -136,22 +139,14 @@ public final class CheckpointStore {
      * Writes the checkpoint's network (parameters, updater state, iteration and epoch counters) into {@code net},
      * which must have the same architecture, and returns the guard's state, or null when none was saved.
      */
-    public static GuardState restore(Loaded loaded, MultiLayerNetwork net) throws IOException {
-        MultiLayerNetwork saved = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(loaded.model),
-                true);
-        if (saved.numParams() != net.numParams()) {
-            throw new IOException("the checkpoint's network has " + saved.numParams() + " parameters, the run's has "
-                    + net.numParams());
-        }
-        net.params().assign(saved.params());
-        INDArray state = net.getUpdater(true).getStateViewArray();
-        INDArray savedState = saved.getUpdater(true).getStateViewArray();
-        if (state != null && savedState != null) {
-            state.assign(savedState);
-        }
-        net.setIterationCount(saved.getIterationCount());
-        net.setEpochCount(saved.getEpochCount());
+    public static GuardState restore(Loaded loaded, Network net) throws IOException {
+        net.restore(loaded.model);
         return loaded.checkpoint().guard();
+    }
+
+    /** The data normalizer saved with the checkpoint's network, or null when the run has none. */
+    public static DataNormalization normalizer(Loaded loaded) throws IOException {
+        return ModelSerializer.restoreNormalizerFromInputStream(new ByteArrayInputStream(loaded.model));
     }
 
     private static ZipEntry stored(String name, byte[] bytes) {

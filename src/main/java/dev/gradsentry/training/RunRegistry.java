@@ -69,14 +69,37 @@ public final class RunRegistry implements AutoCloseable {
         this.clock = clock;
     }
 
-    /** Starts a run, or throws {@link RunConflictException} while another one is still running. */
-    public synchronized RunStatus start(RunSpec spec) {
+    /**
+     * Starts a run, or throws {@link RunConflictException} while another one is still running. A user's model and
+     * data are read and checked first, outside the lock: a mismatch is an
+     * {@link dev.gradsentry.core.InvalidSettingException} and nothing starts.
+     */
+    public RunStatus start(RunSpec spec) {
+        TrainingSetup prepared = null;
+        if (Workloads.preparedBeforeStart(spec)) {
+            refuseWhileActive();
+            prepared = workloads.prepare(spec);
+        }
+        return start(spec, prepared);
+    }
+
+    private synchronized void refuseWhileActive() {
         if (active != null && !active.status().state().terminal()) {
             throw new RunConflictException(active.id());
         }
+    }
+
+    /** Steps in one pass over the spec's training data. */
+    public int batchesPerEpoch(RunSpec spec) {
+        return workloads.batchesPerEpoch(spec);
+    }
+
+    private synchronized RunStatus start(RunSpec spec, TrainingSetup prepared) {
+        refuseWhileActive();
         String id = ID_TIME.format(clock.instant()) + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        TrainingRun run = new TrainingRun(id, spec, workloads, telemetry, settings, this::guardPolicy, clock);
+        TrainingRun run = new TrainingRun(id, spec, prepared, workloads, telemetry, settings, this::guardPolicy,
+                clock);
         runs.put(id, run);
         trimHistory();
         active = run;

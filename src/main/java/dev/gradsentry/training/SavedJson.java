@@ -60,11 +60,13 @@ final class SavedJson {
      * {@code lastGoodIteration} and {@code candidateIteration} (-1 for none). 2: {@code format}, enums as
      * {@link ExternalName} spells them, {@code lastGood} and {@code candidate} (null for none). 3: see
      * {@link #checkpoint2To3}. 4: {@code deliveries}, the alert deliveries the run applied. 5: the adaptive policy's
-     * gradient-ratio cap, see {@link #checkpoint4To5}.
+     * gradient-ratio cap, see {@link #checkpoint4To5}. 6: the spec's
+     * {@code model} and {@code data} (a user's own model), {@code model.zip} may hold the data normalizer, and the
+     * network may be a ComputationGraph.
      */
     static final SavedJson CHECKPOINT = new SavedJson("checkpoint",
             List.of(SavedJson::checkpoint1To2, SavedJson::checkpoint2To3, SavedJson::checkpoint3To4,
-                    SavedJson::checkpoint4To5));
+                    SavedJson::checkpoint4To5, SavedJson::checkpoint5To6));
     /** 1: no {@code format} field. 2: each line starts with {@code "format": 2}. */
     static final SavedJson AUDIT = new SavedJson("audit log", List.of(line -> {
         // the stamp is all that changed
@@ -194,6 +196,14 @@ final class SavedJson {
                 && guard.get("policySettings") instanceof ObjectNode ps) {
             ps.put("gradientRatioCap", 0.03);
             ps.put("gradientRatioTrigger", 100.0);
+        }
+    }
+
+    /** Format 6: runs of the built-in workloads, all there was before, have no model or data files. */
+    private static void checkpoint5To6(ObjectNode checkpoint) {
+        if (checkpoint.get("spec") instanceof ObjectNode spec) {
+            spec.putNull("model");
+            spec.putNull("data");
         }
     }
 

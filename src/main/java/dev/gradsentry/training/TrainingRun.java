@@ -8,7 +8,6 @@ import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardState;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.StepStats;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.jboss.logging.Logger;
 
 import java.time.Clock;
@@ -71,10 +70,22 @@ public final class TrainingRun implements Runnable {
     private volatile boolean suspendRequested;
     private volatile RunStatus status;
     private volatile TrainingSetup setup;
+    /** The workload built before the run started; handed over once, at its start. */
+    private TrainingSetup prepared;
 
     public TrainingRun(String id, RunSpec spec, Workloads workloads, RunTelemetry telemetry, RunSettings settings,
                        Supplier<GuardPolicy> guardPolicy, Clock clock) {
+        this(id, spec, null, workloads, telemetry, settings, guardPolicy, clock);
+    }
+
+    /**
+     * @param prepared the workload already built and checked (a user's model and data are, before the run is
+     *                 accepted), or null to build it on the training thread
+     */
+    public TrainingRun(String id, RunSpec spec, TrainingSetup prepared, Workloads workloads, RunTelemetry telemetry,
+                       RunSettings settings, Supplier<GuardPolicy> guardPolicy, Clock clock) {
         this.id = id;
+        this.prepared = prepared;
         this.spec = spec;
         this.workloads = workloads;
         this.telemetry = telemetry;
@@ -94,6 +105,7 @@ public final class TrainingRun implements Runnable {
         Checkpoint c = loaded.checkpoint();
         this.id = c.runId();
         this.spec = c.spec();
+        this.prepared = null;
         this.workloads = workloads;
         this.telemetry = telemetry;
         this.settings = settings;
@@ -238,7 +250,7 @@ public final class TrainingRun implements Runnable {
     }
 
     /** The network being trained, or null before the workload is built. */
-    public MultiLayerNetwork network() {
+    public Network network() {
         TrainingSetup s = setup;
         return s == null ? null : s.network();
     }
@@ -262,7 +274,7 @@ public final class TrainingRun implements Runnable {
                 attach(guardPolicy.get().newPolicy());
             }
             TrainingSetup s = setup;
-            MultiLayerNetwork net = s.network();
+            Network net = s.network();
             Guard g = guard;
             if (resuming) {
                 LOG.infof("run %s resumed at step %d", id, step);
@@ -332,15 +344,15 @@ public final class TrainingRun implements Runnable {
      * Writes a checkpoint, then appends the audit events it carries to the audit log; returns null, or the reason
      * it could not (the run then pauses with everything still in memory).
      */
-    private String checkpoint(MultiLayerNetwork net, RunState state, String error) {
+    private String checkpoint(Network net, RunState state, String error) {
         if (checkpoints == null) {
             return null;
         }
         Guard g = guard;
         try {
-            Checkpoint c = new Checkpoint(id, spec, state, step, net.getEpochCount(), batchesDrawn, evaluation, error,
+            Checkpoint c = new Checkpoint(id, spec, state, step, net.epochCount(), batchesDrawn, evaluation, error,
                     createdAt, clock.instant(), audit.mark(), audit.pending(), g.saveState(), deliveries());
-            checkpoints.write(c, net);
+            checkpoints.write(c, net, setup.normalizer());
             audit.flush();
             return null;
         } catch (IOException | RuntimeException e) {
@@ -366,7 +378,14 @@ public final class TrainingRun implements Runnable {
     private void restore() throws DataUnavailableException {
         CheckpointStore.Loaded loaded = restoreFrom;
         Checkpoint c = loaded.checkpoint();
-        TrainingSetup s = workloads.prepare(spec);
+        // The normalizer is the one fitted when the run started, not one fitted again on files that may have changed.
+        TrainingSetup s;
+        try {
+            s = workloads.prepare(spec, CheckpointStore.normalizer(loaded));
+        } catch (IOException e) {
+            throw new IllegalStateException("checkpoint " + loaded.file() + ": its normalizer is unreadable: "
+                    + e.getMessage(), e);
+        }
         GuardState gs;
         try {
             gs = CheckpointStore.restore(loaded, s.network());
@@ -389,14 +408,16 @@ public final class TrainingRun implements Runnable {
 
     /** Builds the workload and attaches the probe and the guard; once per run. */
     private void attach(ClipPolicy policy) {
-        setupFrom(workloads.prepare(spec), policy);
+        TrainingSetup s = prepared != null ? prepared : workloads.prepare(spec);
+        prepared = null;
+        setupFrom(s, policy);
     }
 
     private void setupFrom(TrainingSetup s, ClipPolicy clipPolicy) {
-        MultiLayerNetwork net = s.network();
-        GradientProbe p = GradientProbe.attach(net).updateRatioEvery(settings.updateRatioEvery());
+        Network net = s.network();
+        GradientProbe p = net.attachProbe().updateRatioEvery(settings.updateRatioEvery());
         GuardPolicy policy = guardPolicy.get();
-        Guard g = new Guard(net, id, clipPolicy, policy.guard(), clock);
+        Guard g = new Guard(net.model(), id, clipPolicy, policy.guard(), clock);
         g.addListener(audit);
         g.addListener(telemetry);
         p.intercept(g);
@@ -438,8 +459,8 @@ public final class TrainingRun implements Runnable {
         return e;
     }
 
-    private void publish(MultiLayerNetwork net, StepStats last, RunState state, String error) {
-        status = new RunStatus(id, spec, state, step, net.getEpochCount(),
+    private void publish(Network net, StepStats last, RunState state, String error) {
+        status = new RunStatus(id, spec, state, step, net.epochCount(),
                 last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.globalNorm(), evaluation,
                 progress.rate(step, System.nanoTime()), createdAt, state.terminal() ? clock.instant() : null, error);
     }
@@ -450,9 +471,11 @@ public final class TrainingRun implements Runnable {
                     + ExternalName.of(spec.activation());
             case FASHION_RNN -> "fashion-rnn " + cellName(spec);
             case ADDING -> "adding T=" + spec.sequenceLength() + " " + cellName(spec);
+            case USER -> "user model " + spec.model() + " on " + spec.data().train();
         };
-        return model + ", " + ExternalName.of(spec.optimizer()) + " lr " + spec.learningRate() + ", batch "
-                + spec.batchSize() + ", seed " + spec.seed();
+        String optimizer = spec.optimizer() == null ? "the model's optimizer" : ExternalName.of(spec.optimizer());
+        return model + ", " + optimizer + (spec.learningRate() == null ? "" : " lr " + spec.learningRate())
+                + ", batch " + spec.batchSize() + ", seed " + spec.seed();
     }
 
     private static String cellName(RunSpec spec) {

@@ -21,6 +21,9 @@ import org.nd4j.linalg.learning.config.RmsProp;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
+import org.nd4j.linalg.dataset.api.preprocessor.DataNormalization;
+
+import java.nio.file.Path;
 import java.util.Random;
 import java.util.function.Supplier;
 
@@ -31,23 +34,59 @@ public final class Workloads {
     static final int ADDING_EPOCH = 10_000;
 
     private final Supplier<FashionMnist> fashion;
+    private final UserFiles userFiles;
 
-    /** Steps in one epoch: one pass over the 60,000 Fashion-MNIST training images, or 10,000 adding sequences. */
-    public static int batchesPerEpoch(RunSpec spec) {
+    /**
+     * Steps in one epoch: one pass over the 60,000 Fashion-MNIST training images, 10,000 adding sequences, or the
+     * user's training examples (read to count them).
+     */
+    public int batchesPerEpoch(RunSpec spec) {
+        if (spec.workload() == WorkloadKind.USER) {
+            return UserWorkload.batchesPerEpoch(spec, userFiles);
+        }
         int examples = spec.workload() == WorkloadKind.ADDING ? ADDING_EPOCH : FashionMnist.TRAIN_SIZE;
         return Math.max(1, examples / spec.batchSize());
     }
 
     /** @param fashion loads Fashion-MNIST on first use; only the Fashion workloads call it */
     public Workloads(Supplier<FashionMnist> fashion) {
+        this(fashion, null);
+    }
+
+    /**
+     * @param fashion loads Fashion-MNIST on first use; only the Fashion workloads call it
+     * @param userDir where the {@code user} workload's model and data files are; null refuses that workload
+     */
+    public Workloads(Supplier<FashionMnist> fashion, Path userDir) {
         this.fashion = fashion;
+        this.userFiles = new UserFiles(userDir);
+    }
+
+    /**
+     * Whether the workload is built, and its files checked, before its run is accepted: the user's files are, so that
+     * every mismatch is an answer to the request that started the run; the built-in workloads are built on the
+     * training thread.
+     */
+    public static boolean preparedBeforeStart(RunSpec spec) {
+        return spec.workload() == WorkloadKind.USER;
     }
 
     public TrainingSetup prepare(RunSpec spec) {
+        return prepare(spec, null);
+    }
+
+    /**
+     * Builds the workload; {@code normalizer}, saved with a checkpoint, is applied to the user's data instead of one
+     * fitted anew (null fits one; the built-in workloads use none).
+     *
+     * @throws dev.gradsentry.core.InvalidSettingException when a user's model or data do not fit
+     */
+    public TrainingSetup prepare(RunSpec spec, DataNormalization normalizer) {
         return switch (spec.workload()) {
             case FASHION_MLP -> fashion(spec, mlp(spec), false);
             case FASHION_RNN -> fashion(spec, recurrent(spec, FashionMnist.COLS, FashionMnist.CLASSES), true);
             case ADDING -> adding(spec, recurrent(spec, 2, 1));
+            case USER -> UserWorkload.prepare(spec, userFiles, normalizer);
         };
     }
 
@@ -235,7 +274,7 @@ public final class Workloads {
 
             @Override
             public int batchesPerEpoch() {
-                return Workloads.batchesPerEpoch(spec);
+                return Math.max(1, ADDING_EPOCH / spec.batchSize());
             }
         };
         return new TrainingSetup(net, stream, "mse", n -> AddingProblem.mse(n, held));

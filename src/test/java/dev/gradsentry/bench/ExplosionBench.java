@@ -49,8 +49,8 @@ public final class ExplosionBench {
     }
 
     private static String row(RunSpec spec, TrainingSetup setup, String label, GuardMode mode) {
-        GradientProbe probe = GradientProbe.attach(setup.network());
-        Guard guard = new Guard(setup.network(), "bench", AdaptiveClip.defaults(),
+        GradientProbe probe = setup.network().attachProbe();
+        Guard guard = new Guard(setup.network().model(), "bench", AdaptiveClip.defaults(),
                 GuardSettings.defaults().withMode(mode), Clock.systemUTC());
         Map<String, Integer> interventions = new TreeMap<>();
         guard.addListener(i -> interventions.merge(ExternalName.of(i.kind()), 1, Integer::sum));

@@ -131,7 +131,7 @@ public final class OverheadBench {
         List<DataSet> batches = new ArrayList<>();
         for (Variant v : variants) {
             TrainingSetup setup = workloads.prepare(c.spec());
-            nets.put(v, setup.network());
+            nets.put(v, ((dev.gradsentry.training.Network.Layers) setup.network()).net());
             if (batches.isEmpty()) {
                 for (int i = 0; i < 16; i++) {
                     batches.add(setup.train().next());

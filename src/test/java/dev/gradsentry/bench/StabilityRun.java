@@ -111,7 +111,7 @@ final class StabilityRun {
     static Outcome train(BenchData data, StabilityConfig config, Contender contender, long seed,
                          ToDoubleFunction<MultiLayerNetwork> finalEvaluator, boolean keepTrace) {
         TrainingSetup setup = config.recipe().prepare(data, seed);
-        MultiLayerNetwork net = setup.network();
+        MultiLayerNetwork net = ((dev.gradsentry.training.Network.Layers) setup.network()).net();
         if (config.trouble() != null) {
             config.trouble().prepare(net);
         }

@@ -41,8 +41,8 @@ class GuardOnExplodingWorkloadsIT {
         RunSpec spec = new RunSpec(e.workload(), e.cell(), e.activation(), e.recurrentGain(), e.hidden(),
                 e.optimizer(), e.learningRate(), e.batchSize(), STEPS, e.seed(), 0, 500, e.sequenceLength());
         TrainingSetup setup = workloads.prepare(spec);
-        GradientProbe probe = GradientProbe.attach(setup.network());
-        Guard guard = new Guard(setup.network(), "t", AdaptiveClip.defaults(), GuardSettings.defaults().withMode(mode),
+        GradientProbe probe = setup.network().attachProbe();
+        Guard guard = new Guard(setup.network().model(), "t", AdaptiveClip.defaults(), GuardSettings.defaults().withMode(mode),
                 Clock.systemUTC());
         List<Intervention> events = new ArrayList<>();
         guard.addListener(events::add);

@@ -39,7 +39,7 @@ class WorkloadsTest {
 
     /** Trains {@code steps} steps and returns the last step's statistics. */
     private static StepStats train(TrainingSetup setup, int steps) {
-        GradientProbe probe = GradientProbe.attach(setup.network());
+        GradientProbe probe = setup.network().attachProbe();
         for (int i = 0; i < steps; i++) {
             setup.network().fit(setup.train().next());
         }
@@ -52,7 +52,7 @@ class WorkloadsTest {
         double before = setup.evaluate(0).value();
         StepStats last = train(setup, 60);
         double after = setup.evaluate(60).value();
-        assertEquals(java.util.List.of("0_dense", "1_dense", "2_output"), GradientProbe.attach(setup.network())
+        assertEquals(java.util.List.of("0_dense", "1_dense", "2_output"), setup.network().attachProbe()
                 .layerNames());
         assertTrue(last.finite());
         assertTrue(after > before + 0.2 && after > 0.5, "accuracy " + before + " -> " + after);
@@ -134,7 +134,7 @@ class WorkloadsTest {
     @Test
     void explodingMlpConfigurationExplodes() {
         TrainingSetup setup = workloads.prepare(withSteps(RunSpec.exploding(WorkloadKind.FASHION_MLP), 5));
-        GradientProbe probe = GradientProbe.attach(setup.network());
+        GradientProbe probe = setup.network().attachProbe();
         double peak = 0;
         for (int i = 0; i < 5; i++) {
             setup.network().fit(setup.train().next());
@@ -147,7 +147,7 @@ class WorkloadsTest {
     void explodingRecurrentConfigurationsReachNaN() {
         for (WorkloadKind kind : new WorkloadKind[] {WorkloadKind.FASHION_RNN, WorkloadKind.ADDING}) {
             TrainingSetup setup = workloads.prepare(withSteps(RunSpec.exploding(kind), 40));
-            GradientProbe probe = GradientProbe.attach(setup.network());
+            GradientProbe probe = setup.network().attachProbe();
             int firstNonFinite = -1;
             for (int i = 0; i < 40 && firstNonFinite < 0; i++) {
                 setup.network().fit(setup.train().next());
