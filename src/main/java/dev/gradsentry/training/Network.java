@@ -63,7 +63,8 @@ public sealed interface Network {
 
     /**
      * The loss of {@code batch} after a forward and a backward pass, without an update: a dry run that shows whether
-     * the model fits the data. The parameters, the optimizer's state and the counters stay as they were.
+     * the model fits the data. It runs on a copy: DL4J's backward pass outside {@code fit} resets the optimizer's
+     * state, which a saved model brings along.
      */
     double dryRun(DataSet batch);
 
@@ -131,6 +132,7 @@ public sealed interface Network {
 
         @Override
         public double dryRun(DataSet batch) {
+            MultiLayerNetwork net = this.net.clone();
             net.setInput(batch.getFeatures());
             net.setLabels(batch.getLabels());
             net.setLayerMaskArrays(batch.getFeaturesMaskArray(), batch.getLabelsMaskArray());
@@ -204,6 +206,7 @@ public sealed interface Network {
 
         @Override
         public double dryRun(DataSet batch) {
+            ComputationGraph graph = this.graph.clone();
             graph.setInputs(batch.getFeatures());
             graph.setLabels(batch.getLabels());
             graph.setLayerMaskArrays(batch.getFeaturesMaskArray() == null ? null

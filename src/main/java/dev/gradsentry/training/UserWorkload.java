@@ -67,8 +67,8 @@ final class UserWorkload {
     static TrainingSetup prepare(RunSpec spec, UserFiles files, DataNormalization saved) {
         UserModel model = UserModel.load(files.file("model", spec.model()), spec);
         UserData d = spec.data();
-        int classes = classes(d, model);
         checkLoss(d, model.output());
+        int classes = classes(d, model);
         Examples examples = examples(spec, files, classes, saved, model);
         List<DataSet> train = examples.train();
         DataSet first = DataSet.merge(train.subList(0, Math.min(spec.batchSize(), train.size())));
