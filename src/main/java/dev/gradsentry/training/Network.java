@@ -11,10 +11,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.preprocessor.DataNormalization;
+import org.nd4j.linalg.dataset.api.preprocessor.serializer.NormalizerSerializer;
 
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import java.util.zip.ZipOutputStream;
 
 /**
  * The network a run trains, a {@link MultiLayerNetwork} or a {@link ComputationGraph}: DL4J gives the two no common
@@ -68,9 +73,37 @@ public sealed interface Network {
      */
     double dryRun(DataSet batch);
 
-    /** Writes the network with its updater state, and the normalizer when not null, as DL4J's ModelSerializer does. */
+    /**
+     * Writes the network with its updater state, and the normalizer when not null, as DL4J's ModelSerializer does:
+     * the zip {@code ModelSerializer.restoreComputationGraphAndNormalizer} (or the MultiLayerNetwork one) reads. Not
+     * through ModelSerializer's own overload with a normalizer: that one closes its zip before it is finished
+     * ("flush() failed: stream is closed" in DL4J 1.0.0-M2.1), so the normalizer's entry is added here.
+     */
     default void write(OutputStream out, DataNormalization normalizer) throws IOException {
-        ModelSerializer.writeModel(model(), out, true, normalizer);
+        if (normalizer == null) {
+            ModelSerializer.writeModel(model(), out, true);
+            return;
+        }
+        ByteArrayOutputStream model = new ByteArrayOutputStream();
+        ModelSerializer.writeModel(model(), model, true);
+        ByteArrayOutputStream saved = new ByteArrayOutputStream();
+        try {
+            NormalizerSerializer.getDefault().write(normalizer, saved);
+        } catch (Exception e) {
+            throw new IOException("cannot write the normalizer: " + e.getMessage(), e);
+        }
+        ZipOutputStream zip = new ZipOutputStream(out);
+        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(model.toByteArray()))) {
+            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
+                zip.putNextEntry(new ZipEntry(e.getName()));
+                in.transferTo(zip);
+                zip.closeEntry();
+            }
+        }
+        zip.putNextEntry(new ZipEntry(ModelSerializer.NORMALIZER_BIN));
+        zip.write(saved.toByteArray());
+        zip.closeEntry();
+        zip.finish();
     }
 
     /**
