@@ -6,6 +6,7 @@ import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.InvalidSettingException;
 import dev.gradsentry.training.RunRegistry;
 import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.TrainingSetup;
 import jakarta.inject.Singleton;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
@@ -62,8 +63,15 @@ public class RunFile {
     record Source(String key, String name, byte[] json) {
     }
 
-    /** The source's spec, its fields checked; the model and data files are checked when it starts. */
-    RunSpec read(Source source, RunRegistry runs) {
+    /** A run read from its source, its model and data checked, ready to start. */
+    record Prepared(Source source, RunSpec spec, TrainingSetup setup) {
+    }
+
+    /**
+     * The source's run: its fields, model and data checked as for {@code POST /api/runs}, before the service logs
+     * anything, so that a problem is the one line the start ends with.
+     */
+    Prepared read(Source source, RunRegistry runs) {
         byte[] bytes = source.json();
         try {
             RunRequest request = json.readValue(bytes, RunRequest.class);
@@ -77,19 +85,15 @@ public class RunFile {
                 throw new InvalidSettingException(first.getPropertyPath().toString(), first.getPropertyPath() + " "
                         + first.getMessage());
             }
-            return request.toSpec(json, runs::batchesPerEpoch);
+            RunSpec spec = request.toSpec(json, runs::batchesPerEpoch);
+            return new Prepared(source, spec, runs.prepare(spec));
         } catch (IOException | RuntimeException e) {
             throw invalid(source, e);
         }
     }
 
-    /** Starts the source's run: its model and data are read and checked, as for {@code POST /api/runs}. */
-    void start(RunRegistry runs, RunSpec spec, Source source) {
-        try {
-            runs.start(spec);
-        } catch (RuntimeException e) {
-            throw invalid(source, e);
-        }
+    void start(RunRegistry runs, Prepared run) {
+        runs.start(run.spec(), run.setup());
     }
 
     private InvalidConfigException invalid(Source source, Exception e) {

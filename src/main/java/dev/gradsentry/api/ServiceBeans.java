@@ -52,8 +52,7 @@ public class ServiceBeans {
     /** Everything that can stop the start for a bad setting comes before the first line is logged. */
     void onStart(@Observes StartupEvent event, GradSentryConfig config, RunRegistry runs, BearerToken token,
                  RunFile runFile) {
-        Optional<RunFile.Source> source = runFile.source(config);
-        Optional<RunSpec> fromFile = source.map(s -> runFile.read(s, runs));
+        Optional<RunFile.Prepared> fromFile = runFile.source(config).map(s -> runFile.read(s, runs));
         Optional<RunSpec> demo = fromFile.isPresent() ? Optional.empty() : demo(config);
         if (token.configured()) {
             LOG.info("API token configured: POST, PUT and DELETE under /api need 'Authorization: Bearer <token>'");
@@ -81,8 +80,8 @@ public class ServiceBeans {
                 id, id));
         if (fromFile.isPresent()) {
             LOG.infof("starting the run of %s (%s); metrics at /q/metrics, status at /api/runs/current",
-                    source.get().name(), source.get().key());
-            runFile.start(runs, fromFile.get(), source.get());
+                    fromFile.get().source().name(), fromFile.get().source().key());
+            runFile.start(runs, fromFile.get());
             return;
         }
         if (demo.isPresent()) {

@@ -75,12 +75,18 @@ public final class RunRegistry implements AutoCloseable {
      * {@link dev.gradsentry.core.InvalidSettingException} and nothing starts.
      */
     public RunStatus start(RunSpec spec) {
-        TrainingSetup prepared = null;
         if (Workloads.preparedBeforeStart(spec)) {
             refuseWhileActive();
-            prepared = workloads.prepare(spec);
         }
-        return start(spec, prepared);
+        return start(spec, prepare(spec));
+    }
+
+    /**
+     * The workload of {@code spec} built and checked now when it is a user's ({@link Workloads#preparedBeforeStart}),
+     * else null: what {@link #start(RunSpec, TrainingSetup)} takes.
+     */
+    public TrainingSetup prepare(RunSpec spec) {
+        return Workloads.preparedBeforeStart(spec) ? workloads.prepare(spec) : null;
     }
 
     private synchronized void refuseWhileActive() {
@@ -94,7 +100,8 @@ public final class RunRegistry implements AutoCloseable {
         return workloads.batchesPerEpoch(spec);
     }
 
-    private synchronized RunStatus start(RunSpec spec, TrainingSetup prepared) {
+    /** Starts a run of a workload {@link #prepare} built, or throws {@link RunConflictException}. */
+    public synchronized RunStatus start(RunSpec spec, TrainingSetup prepared) {
         refuseWhileActive();
         String id = ID_TIME.format(clock.instant()) + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));

@@ -94,12 +94,11 @@ final class UserWorkload {
                 net -> evaluate(net, held, classification), examples.normalizer());
     }
 
-    /** Training steps in one pass over the user's training examples; reads the data, not the model. */
+    /** Training steps in one pass over the user's training examples, read with the model's checks. */
     static int batchesPerEpoch(RunSpec spec, UserFiles files) {
-        UserData d = spec.data();
-        // The class count only checks labels here; the model's own is checked when the run starts.
-        int classes = d.classes() != null ? d.classes() : Integer.MAX_VALUE;
-        int n = examples(spec, files, classes, null, null).train().size();
+        UserModel model = UserModel.load(files.file("model", spec.model()), spec);
+        checkLoss(spec.data(), model.output());
+        int n = examples(spec, files, classes(spec.data(), model), null, model).train().size();
         return Math.max(1, n / Math.min(spec.batchSize(), n));
     }
 

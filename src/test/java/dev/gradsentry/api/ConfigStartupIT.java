@@ -45,6 +45,10 @@ class ConfigStartupIT {
         "gradsentry.alerts.relax-on-resolve      | yes       | true or false       | environment",
         "gradsentry.http.body-timeout            | 0s        | positive duration   | property",
         "gradsentry.http.max-body-reads          | 0         | between 1 and 10000 | property",
+        "gradsentry.run-file                     | /nonexistent/run.json | cannot be read | property",
+        "gradsentry.run | {\"model\":\"../m.json\",\"data\":{\"train\":\"t.csv\",\"task\":\"classification\"}} | outside the user directory | property",
+        "gradsentry.run | {\"model\":\"m.json\"}   | data is required    | environment",
+        "gradsentry.run | {\"model\":\"m.json\",\"data\":{\"train\":\"t.csv\",\"task\":\"sorting\"}} | classification, regression | property",
     })
     void aBadSettingStopsTheJarWithOneLineNamingTheKey(String key, String value, String fix, String source)
             throws Exception {

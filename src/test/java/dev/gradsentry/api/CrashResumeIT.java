@@ -180,6 +180,48 @@ class CrashResumeIT {
                 third);
     }
 
+    /**
+     * A user's ComputationGraph (the LSTM sequence example), started at boot by its run file, killed with SIGKILL
+     * mid-training: the next process (resume-interrupted, as in the container) continues it from its checkpoint to
+     * the end, and its meters carry the graph's vertex names.
+     */
+    @Test
+    void aUsersGraphStartedByItsRunFileResumesAfterSigkill() throws Exception {
+        Path data = tmp.resolve("data");
+        Path user = dev.gradsentry.training.UserRuns.copy(dev.gradsentry.examples.ExampleFiles.SEQUENCE,
+                data.resolve("user"));
+        Path runFile = user.resolve("run.json");
+        Files.writeString(runFile, Files.readString(runFile).replace("\"steps\": 300", "\"steps\": " + STEPS)
+                .replace("\"evalInterval\": 50", "\"evalInterval\": 0"));
+        int port = freePort();
+        Process first = start(data, port, tmp.resolve("first.log"), 10, "-Dgradsentry.run-file=" + runFile);
+        awaitReady(port, first, tmp.resolve("first.log"));
+        JsonNode current = await("the run file's run").atMost(Duration.ofSeconds(60))
+                .ignoreExceptionsInstanceOf(AssertionError.class)
+                .until(() -> send(port, "GET", "/api/runs/current", null, 200), r -> r.has("id"));
+        String id = current.get("id").asText();
+        assertEquals("user", current.get("spec").get("workload").asText());
+        awaitRun(port, id, r -> r.get("step").asLong() >= 40, first);
+        String metrics = http.send(HttpRequest.newBuilder(uri(port, "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertTrue(metrics.contains("layer=\"lstm\""), "vertex names as layers");
+        assertTrue(metrics.contains("layer=\"class\""), "vertex names as layers");
+        first.destroyForcibly().waitFor();
+
+        Process second = start(data, port, tmp.resolve("second.log"), 10, "-Dgradsentry.run-file=" + runFile,
+                "-Dgradsentry.resume-interrupted=true");
+        awaitReady(port, second, tmp.resolve("second.log"));
+        JsonNode finished = awaitRun(port, id, r -> !r.get("state").asText().equals("running")
+                && !r.get("state").asText().equals("interrupted"), second);
+        assertEquals("finished", finished.get("state").asText(), finished.toString());
+        assertEquals(STEPS, finished.get("step").asLong());
+        assertEquals("accuracy", finished.get("evaluation").get("metric").asText());
+        JsonNode resume = send(port, "GET", "/api/runs/" + id + "/interventions?kind=resume", null, 200)
+                .get("items").get(0);
+        assertEquals("interrupted", resume.get("reason").asText(), resume.toString());
+        assertEquals(1, send(port, "GET", "/api/runs", null, 200).size(), "resumed, not started again");
+    }
+
     /** The captured firing delivery, asking for a tightening. */
     private static String alert() throws IOException {
         try (var in = CrashResumeIT.class.getResourceAsStream("/alertmanager/payload-firing.json")) {
