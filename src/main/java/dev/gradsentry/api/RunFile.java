@@ -54,8 +54,10 @@ public class RunFile {
         try {
             return Optional.of(new Source(KEY, file.toString(), Files.readAllBytes(file)));
         } catch (IOException e) {
-            throw new InvalidConfigException(KEY, file + " cannot be read (" + e.getClass().getSimpleName() + ": "
-                    + e.getMessage() + "); point " + KEY + " (GRADSENTRY_RUN_FILE) at a readable JSON file");
+            String why = e instanceof java.nio.file.NoSuchFileException ? "no such file"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : e.getMessage();
+            throw new InvalidConfigException(KEY, file + " cannot be read (" + why + "); point " + KEY
+                    + " (GRADSENTRY_RUN_FILE) at a readable JSON file");
         }
     }
 
