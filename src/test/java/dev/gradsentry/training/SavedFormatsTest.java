@@ -90,7 +90,7 @@ class SavedFormatsTest {
     }
 
     @ParameterizedTest(name = "format {0}")
-    @ValueSource(ints = {1, 2, 3, 4, 5})
+    @ValueSource(ints = {1, 2, 3, 4, 5, 6})
     void aCrashedRunOfEveryFormatVersionIsReadBackAndResumesToItsEnd(int version) throws IOException {
         Path dir = TrainingRun.runDirectory(data, SavedFormatSamples.RUN);
         Files.createDirectories(dir);
