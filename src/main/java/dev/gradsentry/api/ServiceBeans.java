@@ -44,7 +44,8 @@ public class ServiceBeans {
         Workloads workloads = new Workloads(memoize(() -> FashionMnist.load(config.fashionMnistPath())),
                 config.userDir());
         RunSettings settings = new RunSettings(config.progressInterval(), config.updateRatioEvery(),
-                config.dataDir(), config.checkpoint().every(), config.checkpoint().keep());
+                config.dataDir(), config.checkpoint().every(), config.checkpoint().keep(),
+                config.steps().keepMib() * 1024L * 1024L);
         return new RunRegistry(workloads, metrics, settings, config.history(),
                 ConfigBinding.guardPolicy(config.guard()), Clock.systemUTC());
     }

@@ -76,6 +76,19 @@ public interface GradSentryConfig {
 
     Checkpoints checkpoint();
 
+    Steps steps();
+
+    /** Each run's per-step history under {@code data-dir}: {@code runs/<id>/steps/}, read by GET /api/runs/{id}/steps. */
+    interface Steps {
+        /**
+         * The most one run's history may take on disk, in MiB; past it the oldest steps are deleted (an eighth of it
+         * at a time). A step of a 100-layer network takes 876 bytes, one of the 3-layer demo MLP about 64.
+         */
+        @WithDefault("" + RunSettings.DEFAULT_STEPS_KEEP_MIB)
+        @Range(min = 1, max = 1048576, message = "must be between 1 and 1048576 (MiB of step history kept per run)")
+        int keepMib();
+    }
+
     /**
      * The user directory: the models and data files of runs of workload {@code user} are read from under it, and a
      * path that leaves it is refused. By default {@code user} under {@link #dataDir()}: {@code /data/user} in the

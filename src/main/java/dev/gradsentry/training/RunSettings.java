@@ -13,12 +13,25 @@ import java.time.Duration;
  * @param checkpointEvery  steps between checkpoints (a run also writes one at its start, after every step with an
  *                         intervention, and at its end)
  * @param checkpointKeep   checkpoint files kept per run, newest first
+ * @param stepsKeepBytes   the most a run's per-step history ({@link StepHistory}) may take on disk; the oldest steps
+ *                         go first
  */
 public record RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir, int checkpointEvery,
-                          int checkpointKeep) {
+                          int checkpointKeep, long stepsKeepBytes) {
 
     public static final int DEFAULT_CHECKPOINT_EVERY = 500;
     public static final int DEFAULT_CHECKPOINT_KEEP = 3;
+    /**
+     * 256 MiB: about 300,000 steps of a 100-layer network (876 bytes a step), 4 million of the 3-layer demo MLP.
+     */
+    public static final int DEFAULT_STEPS_KEEP_MIB = 256;
+
+    /** With the default retention of the step history. */
+    public RunSettings(Duration progressInterval, int updateRatioEvery, Path dataDir, int checkpointEvery,
+                       int checkpointKeep) {
+        this(progressInterval, updateRatioEvery, dataDir, checkpointEvery, checkpointKeep,
+                DEFAULT_STEPS_KEEP_MIB * 1024L * 1024L);
+    }
 
     public RunSettings {
         if (checkpointEvery < 1) {
@@ -29,6 +42,9 @@ public record RunSettings(Duration progressInterval, int updateRatioEvery, Path 
         }
         if (progressInterval.isNegative() || progressInterval.isZero()) {
             throw new IllegalArgumentException("progressInterval must be positive");
+        }
+        if (stepsKeepBytes < 1024 * 1024) {
+            throw new IllegalArgumentException("stepsKeepBytes must be >= 1 MiB");
         }
         if (updateRatioEvery < 0) {
             throw new IllegalArgumentException("updateRatioEvery must be >= 0");

@@ -46,6 +46,8 @@ public final class TrainingRun implements Runnable {
     private final Supplier<GuardPolicy> guardPolicy;
     private final AuditLog audit;
     private final CheckpointStore checkpoints;
+    /** Every step's statistics on disk; null without a data directory. */
+    private final StepHistory history;
     private volatile Guard guard;
     /** Training state that a resumed run continues from; touched only by the training thread. */
     private GradientProbe probe;
@@ -94,6 +96,7 @@ public final class TrainingRun implements Runnable {
         Path dir = settings.dataDir() == null ? null : runDirectory(settings.dataDir(), id);
         this.audit = new AuditLog(dir == null ? null : dir.resolve(AUDIT_FILE));
         this.checkpoints = dir == null ? null : new CheckpointStore(dir, settings.checkpointKeep());
+        this.history = dir == null ? null : new StepHistory(dir, settings.stepsKeepBytes());
         this.clock = clock;
         this.createdAt = clock.instant();
         this.status = new RunStatus(id, spec, RunState.RUNNING, 0, 0, Double.NaN, Double.NaN, null, 0, createdAt,
@@ -113,6 +116,7 @@ public final class TrainingRun implements Runnable {
         Path dir = runDirectory(settings.dataDir(), id);
         this.audit = new AuditLog(dir.resolve(AUDIT_FILE));
         this.checkpoints = new CheckpointStore(dir, settings.checkpointKeep());
+        this.history = new StepHistory(dir, settings.stepsKeepBytes());
         this.clock = clock;
         this.createdAt = c.createdAt();
         this.step = c.step();
@@ -150,6 +154,7 @@ public final class TrainingRun implements Runnable {
         Checkpoint c = loaded.checkpoint();
         List<String> problems = new ArrayList<>(loaded.problems());
         problems.addAll(run.audit.reconcile(c.audit(), c.pendingAudit()));
+        problems.addAll(run.history.recover(c.step()));
         run.resumeDetail = "continued from checkpoint " + loaded.file().getFileName() + " at step " + c.step()
                 + (problems.isEmpty() ? "" : "; " + String.join("; ", problems));
         return new Recovered(run, problems);
@@ -186,6 +191,11 @@ public final class TrainingRun implements Runnable {
     /** The run's audit log of interventions. */
     public AuditLog interventions() {
         return audit;
+    }
+
+    /** The run's per-step history; null when the service keeps no files. */
+    public StepHistory history() {
+        return history;
     }
 
     /** The guard protecting the run, or null before training started. */
@@ -284,6 +294,7 @@ public final class TrainingRun implements Runnable {
             int batchesPerEpoch = s.train().batchesPerEpoch();
             while (diskError == null && step < spec.steps() && !stopRequested && !g.paused()) {
                 handOver(g);
+                long index = step;
                 var batch = s.train().next();
                 batchesDrawn++;
                 long t0 = System.nanoTime();
@@ -298,6 +309,7 @@ public final class TrainingRun implements Runnable {
                     evaluation = evaluate(s, step);
                 }
                 publish(net, probe.lastStep(), RunState.RUNNING, null);
+                record(index, probe.lastStep(), g);
                 progress.maybeLog(step, probe.lastStep(), evaluation);
                 if (audit.hasPendingApplied() || step % settings.checkpointEvery() == 0) {
                     diskError = checkpoint(net, RunState.RUNNING, null);
@@ -307,6 +319,9 @@ public final class TrainingRun implements Runnable {
             // A suspended run is evaluated when it ends for real: a shutdown has a deadline (podman stop: 10 s).
             if (step > 0 && (ended || !suspendRequested) && (evaluation == null || evaluation.step() != step)) {
                 evaluation = evaluate(s, step);
+                if (history != null) {
+                    history.offerEvaluation(step - 1, evaluation.value());
+                }
             }
             end = g.paused() || diskError != null ? RunState.PAUSED
                     : ended ? RunState.FINISHED : suspendRequested ? RunState.INTERRUPTED : RunState.STOPPED;
@@ -334,6 +349,9 @@ public final class TrainingRun implements Runnable {
                 end = RunState.FAILED;
             }
             telemetry.runEnded(id, end);
+            if (history != null) {
+                history.close();
+            }
             if (end != RunState.PAUSED) {
                 audit.close();
             }
@@ -349,6 +367,11 @@ public final class TrainingRun implements Runnable {
             return null;
         }
         Guard g = guard;
+        // The history reaches the disk first: after a crash it then holds every step up to the checkpoint.
+        if (history != null && !history.sync(StepHistory.SYNC_WAIT)) {
+            LOG.warnf("run %s step %d: the step history did not reach the disk within %s; a crash now would leave "
+                    + "it short of the checkpoint", id, step, StepHistory.SYNC_WAIT);
+        }
         try {
             Checkpoint c = new Checkpoint(id, spec, state, step, net.epochCount(), batchesDrawn, evaluation, error,
                     createdAt, clock.instant(), audit.mark(), audit.pending(), g.saveState(), deliveries());
@@ -361,6 +384,16 @@ public final class TrainingRun implements Runnable {
             LOG.errorf("run %s step %d: %s", id, step, reason);
             return reason;
         }
+    }
+
+    /** Hands the step to the history; the guard's decision of the step is still its last one. */
+    private void record(long index, StepStats stats, Guard g) {
+        if (history == null || stats == null) {
+            return;
+        }
+        Evaluation e = evaluation;
+        double heldOut = e != null && e.step() == index + 1 ? e.value() : Double.NaN;
+        history.offer(index, stats, g.lastDecision().thresholds(), g.lastClipped(), heldOut);
     }
 
     private List<String> deliveries() {
@@ -423,6 +456,9 @@ public final class TrainingRun implements Runnable {
         p.intercept(g);
         telemetry.guardAttached(g);
         p.addObserver(telemetry);
+        if (history != null) {
+            history.layers(p.layerNames());
+        }
         setup = s;
         guard = g;
         probe = p;

@@ -98,6 +98,14 @@ class RunRecoveryIT {
         byte[] audit = Files.readAllBytes(runDir.resolve(TrainingRun.AUDIT_FILE));
         Files.write(crashed.resolve(TrainingRun.AUDIT_FILE),
                 Arrays.copyOf(audit, (int) loaded.checkpoint().audit().bytes()));
+        // The history writer had written every step, past the checkpoint, and was killed inside one more record.
+        Path history = Files.createDirectories(crashed.resolve(StepHistory.DIR));
+        for (Path segment : whole.history().segments()) {
+            Files.copy(segment, history.resolve(segment.getFileName()));
+        }
+        List<Path> segments = whole.history().segments();
+        Files.write(history.resolve(segments.get(segments.size() - 1).getFileName()),
+                new byte[] {StepFile.STEP, (byte) 0x85, (byte) 0x81, 0, 60, 0}, java.nio.file.StandardOpenOption.APPEND);
 
         RunRegistry registry = new RunRegistry(WORKLOADS, RunTelemetry.NONE, settings(b), 20, POLICY,
                 Clock.systemUTC());
@@ -122,6 +130,16 @@ class RunRecoveryIT {
                 "same events at the same steps, none lost, none twice");
         List<String> fileLines = Files.readAllLines(crashed.resolve(TrainingRun.AUDIT_FILE));
         assertEquals(wholeEvents.size() + 1, fileLines.size(), "the audit file holds each event once");
+        List<String> wholeRows = rows(whole.history());
+        assertEquals(STEPS, wholeRows.size());
+        assertEquals(wholeRows, rows(resumed.history()), "the same steps with the same values, each once");
+    }
+
+    /** A history's rows as text: every value, the layers' included. */
+    private static List<String> rows(StepHistory history) throws IOException {
+        List<String> rows = new ArrayList<>();
+        history.read(0, Long.MAX_VALUE, 1, r -> rows.add(r.toString()));
+        return rows;
     }
 
     /**
