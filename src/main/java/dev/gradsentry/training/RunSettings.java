@@ -22,7 +22,8 @@ public record RunSettings(Duration progressInterval, int updateRatioEvery, Path 
     public static final int DEFAULT_CHECKPOINT_EVERY = 500;
     public static final int DEFAULT_CHECKPOINT_KEEP = 3;
     /**
-     * 256 MiB: about 300,000 steps of a 100-layer network (876 bytes a step), 4 million of the 3-layer demo MLP.
+     * 256 MiB: 210,000 to 300,000 steps of a 100-layer network (876 to 1,276 bytes a step, docs/rest-api.md),
+     * 3.6 million of the 3-layer demo MLP.
      */
     public static final int DEFAULT_STEPS_KEEP_MIB = 256;
 
