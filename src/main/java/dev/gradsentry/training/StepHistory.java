@@ -224,11 +224,19 @@ public final class StepHistory implements AutoCloseable {
         rollIfFull(s.step(), names, buffer.position() - start);
     }
 
+    /**
+     * An evaluation record always goes into the segment of the step record it belongs to, whatever its size: a
+     * segment then never begins with a record of a step whose row is in the one before.
+     */
     private void append(Evaluation v) {
         reserve(64);
-        int start = buffer.position();
         StepFile.putEvaluation(buffer, v.step(), v.value());
-        rollIfFull(v.step(), layers, buffer.position() - start);
+        if (segment == null && !failing) {
+            openNewest(layers);
+        }
+        if (segment == null) {
+            create(v.step(), layers);
+        }
     }
 
     private void reserve(int bytes) {

@@ -49,6 +49,7 @@ class ConfigStartupIT {
         "gradsentry.run | {\"model\":\"../m.json\",\"data\":{\"train\":\"t.csv\",\"task\":\"classification\"}} | outside the user directory | property",
         "gradsentry.run | {\"model\":\"m.json\"}   | data is required    | environment",
         "gradsentry.run | {\"model\":\"m.json\",\"data\":{\"train\":\"t.csv\",\"task\":\"sorting\"}} | classification, regression | property",
+        "gradsentry.steps.keep-mib               | 0         | between 1 and 1048576 | environment",
     })
     void aBadSettingStopsTheJarWithOneLineNamingTheKey(String key, String value, String fix, String source)
             throws Exception {

@@ -227,6 +227,49 @@ class StepHistoryTest {
         assertEquals(accepted, read(h, 0, offered, 1).size());
     }
 
+    /**
+     * The final evaluation's record comes right after its step's, and may not fit the segment that step filled: it
+     * stays there all the same, or reading from that step would skip the segment and lose the row.
+     */
+    @Test
+    void anEvaluationThatDoesNotFitTheFullSegmentOfItsStepStaysWithItsStep() throws IOException {
+        long segmentBytes = 64 * 1024; // a keep of 512 KiB makes segments of 64 KiB
+        for (int k = 1; k <= 60; k++) {
+            String name = "x".repeat(k);
+            long total = StepFile.header(List.of(name)).length;
+            int n = 0;
+            while (total + size(n, name) <= segmentBytes) {
+                total += size(n++, name);
+            }
+            if (total + 17 <= segmentBytes) {
+                continue; // the evaluation fits: not the case this test is about
+            }
+            StepHistory h = new StepHistory(tmp.resolve(name), 512 * 1024);
+            h.layers(List.of(name));
+            for (int i = 0; i < n; i++) {
+                h.offer(i, oneLayer(i, name), Map.of(), false, Double.NaN);
+            }
+            h.offerEvaluation(n - 1, 0.5);
+            h.close();
+            List<StepRow> last = read(h, n - 1, n - 1, 1);
+            assertEquals(1, last.size(), "the row of step " + (n - 1) + ", read from it");
+            assertEquals(0.5, last.get(0).heldOut(), 0.0);
+            return;
+        }
+        throw new AssertionError("no layer name makes an evaluation miss the room left in a segment");
+    }
+
+    private static StepStats oneLayer(long i, String name) {
+        return new StepStats(i, 0, 32, 1.0, 0.01, 1.0, 0.5, 0,
+                List.of(new LayerStats(name, 1.0, 0.5, 0, Double.NaN, List.of())));
+    }
+
+    private static int size(long i, String name) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(StepFile.maxStepBytes(1));
+        StepFile.putStep(b, i, oneLayer(i, name), Map.of(), false, Double.NaN);
+        return b.position();
+    }
+
     /** Longs from {@code from} (inclusive) to {@code to} (exclusive). */
     private static final class LongList {
         static List<Long> range(long from, long to) {
