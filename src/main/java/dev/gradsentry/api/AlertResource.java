@@ -29,8 +29,10 @@ import java.util.Set;
 
 /**
  * Alertmanager's webhook (payload version 4) into the guard: each firing alert whose {@code action} label names an
- * intervention is applied to the running run through the same engine as automatic interventions, audited with
- * reason {@code alert} and the alert's name and fingerprint. Alertmanager re-sends groups, so a delivery is applied
+ * intervention is applied to the run its {@code run} label names, if that run trains here (and, with
+ * {@code gradsentry.alerts.instance} set, its {@code instance} label names this service), through the same engine as
+ * automatic interventions, audited with reason {@code alert} and the alert's name and fingerprint. Any other alert is
+ * answered and logged as ignored with the reason: it is about another run or instance, or names no run. Alertmanager re-sends groups, so a delivery is applied
  * once per (fingerprint, startsAt, status), and each action at most once per delivery however many alerts of the
  * group ask for it. A delivery is remembered only once it was applied or definitively refused (an action GradSentry
  * does not know, a resolution): one that found no run to apply it to is applied when it comes again. Deliveries
@@ -68,9 +70,12 @@ public class AlertResource {
 
     public enum Status { FIRING, RESOLVED }
 
-    /** The labels GradSentry reads: the alert's name and the action it asks for, if any. */
+    /**
+     * The labels GradSentry reads: the alert's name, the action it asks for, the run it is about and the Prometheus
+     * target ({@code instance}) that run trains on. The shipped rules set all of them (deploy/prometheus).
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Labels(@NotNull String alertname, String action) {
+    public record Labels(@NotNull String alertname, String action, String run, String instance) {
     }
 
     /** The webhook body (payload version 4), checked whole before any alert is applied. */
@@ -107,13 +112,14 @@ public class AlertResource {
             String label = a.labels().action() == null ? "none" : a.labels().action();
             Optional<AlertAction> action = ExternalName.find(AlertAction.class, label);
             String detail = "alert " + name + " fingerprint " + a.fingerprint() + " startsAt " + a.startsAt();
+            Optional<String> elsewhere = otherTarget(a.labels());
             if (a.status() == Status.RESOLVED) {
                 seen.put(key, Boolean.TRUE);
                 resolved++;
                 LOG.infof("alert %s resolved (fingerprint %s)", name, a.fingerprint());
                 if (config.get().alerts().relaxOnResolve() && action.orElse(null) == AlertAction.TIGHTEN_CLIPPING
-                        && runs.get().requestOnActive(new ExternalRequest(ExternalRequest.Action.RELAX_CLIPPING,
-                        "alert", detail + " resolved"), null)) {
+                        && elsewhere.isEmpty() && runs.get().requestOn(a.labels().run(), new ExternalRequest(
+                        ExternalRequest.Action.RELAX_CLIPPING, "alert", detail + " resolved"), null)) {
                     notes.add(name + ": resolved, clipping relaxed");
                 }
                 continue;
@@ -126,9 +132,15 @@ public class AlertResource {
                         ExternalName.valid(AlertAction.class));
                 continue;
             }
+            if (elsewhere.isPresent()) {
+                ignored++;
+                notes.add(name + ": " + label + " not applied, " + elsewhere.get());
+                LOG.infof("alert %s (fingerprint %s) ignored: %s", name, a.fingerprint(), elsewhere.get());
+                continue;
+            }
             Optional<ExternalRequest.Action> request = action.get().request();
             if (request.isEmpty()) {
-                Optional<String> paused = runs.get().pausedCurrent();
+                Optional<String> paused = runs.get().pausedCurrent().filter(a.labels().run()::equals);
                 if (paused.isPresent()) {
                     runs.get().resume(paused.get(), "alert", detail);
                     seen.put(key, Boolean.TRUE);
@@ -136,7 +148,8 @@ public class AlertResource {
                     notes.add(name + ": resumed run " + paused.get());
                 } else {
                     ignored++;
-                    notes.add(name + ": resume not applied, no run is paused");
+                    notes.add(name + ": resume not applied, run " + a.labels().run() + " is not the paused run "
+                            + "here");
                 }
                 continue;
             }
@@ -147,14 +160,35 @@ public class AlertResource {
                 notes.add(name + ": " + label + " already requested by an earlier alert of this delivery");
                 continue;
             }
-            if (runs.get().requestOnActive(new ExternalRequest(request.get(), "alert", detail), key)) {
+            if (runs.get().requestOn(a.labels().run(), new ExternalRequest(request.get(), "alert", detail), key)) {
                 applied++;
-                notes.add(name + ": " + label + " queued for the next step");
+                notes.add(name + ": " + label + " queued for the next step of run " + a.labels().run());
             } else {
+                String why = runs.get().training().map(t -> "run " + a.labels().run() + " is not training here "
+                        + "(run " + t + " is)").orElse("no run is training");
                 ignored++;
-                notes.add(name + ": " + label + " not applied, no run is training");
+                notes.add(name + ": " + label + " not applied, " + why);
+                LOG.infof("alert %s (fingerprint %s) ignored: %s", name, a.fingerprint(), why);
             }
         }
         return new Outcome(applied, duplicates, ignored, resolved, notes);
+    }
+
+    /**
+     * Why an alert is not for this service whatever trains here: it names no run, or (when
+     * {@code gradsentry.alerts.instance} says what Prometheus calls this service) another instance; empty when it may
+     * be.
+     */
+    private Optional<String> otherTarget(Labels labels) {
+        if (labels.run() == null || labels.run().isBlank()) {
+            return Optional.of("the alert has no run label (GradSentry applies an alert only to the run it names; "
+                    + "the rules in deploy/prometheus add it)");
+        }
+        Optional<String> self = config.get().alerts().instance();
+        if (self.isPresent() && !self.get().equals(labels.instance())) {
+            return Optional.of("the alert is about instance " + labels.instance() + ", this service is "
+                    + self.get());
+        }
+        return Optional.empty();
     }
 }

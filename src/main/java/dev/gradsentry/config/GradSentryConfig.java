@@ -7,6 +7,7 @@ import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithParentName;
 import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.Pattern;
 import org.hibernate.validator.constraints.Range;
 import org.hibernate.validator.constraints.time.DurationMax;
 import org.hibernate.validator.constraints.time.DurationMin;
@@ -171,6 +172,14 @@ public interface GradSentryConfig {
         @WithDefault("1048576")
         @Min(value = 1024, message = "must be at least 1024 (one Alertmanager alert is about 1 KB)")
         int maxBodyBytes();
+
+        /**
+         * What Prometheus calls this service: the {@code instance} label of its scrape target, e.g. {@code
+         * 10.1.2.3:8080} (in Kubernetes {@code $(POD_IP):8080}). When set, an alert about another instance is
+         * ignored even if it names a run training here; unset, only the run id is compared (it is unique).
+         */
+        Optional<@Pattern(regexp = "\\S+", message = "must be host:port as Prometheus labels the target, without "
+                + "spaces") String> instance();
 
         /** When a {@code tighten-clipping} alert resolves, undo one tightening. */
         @WithDefault("false")

@@ -246,6 +246,19 @@ public final class RunRegistry implements AutoCloseable {
         return active.request(request, delivery);
     }
 
+    /**
+     * Hands a request to run {@code id}'s guard if that run is the one training here; false otherwise (another run
+     * trains, none does, or its guard is not built yet). {@code delivery} as in {@link #requestOnActive}.
+     */
+    public synchronized boolean requestOn(String id, ExternalRequest request, String delivery) {
+        return active != null && active.id().equals(id) && requestOnActive(request, delivery);
+    }
+
+    /** The id of the run training now. */
+    public synchronized Optional<String> training() {
+        return active != null && !active.status().state().terminal() ? Optional.of(active.id()) : Optional.empty();
+    }
+
     /** Whether the active run (or the one last active) accepted a request of this delivery. */
     public synchronized boolean delivered(String delivery) {
         return active != null && active.delivered(delivery);

@@ -29,11 +29,12 @@ class AlertResourceTest {
         }
     }
 
-    /** The captured firing body, re-labelled with one of GradSentry's actions and a fresh fingerprint. */
-    private static String firing(String action, String fingerprint) throws IOException {
+    /** The captured firing body, re-labelled with one of GradSentry's actions, a fresh fingerprint and a run. */
+    private static String firing(String action, String fingerprint, String run) throws IOException {
         return fixture("payload-firing.json")
                 .replace("\"tune_clipping\"", "\"" + action + "\"")
-                .replace("b2d491ae0c9151f9", fingerprint);
+                .replace("b2d491ae0c9151f9", fingerprint)
+                .replace("\"run\": \"r1\"", "\"run\": \"" + run + "\"");
     }
 
     private static io.restassured.response.ValidatableResponse post(String body) {
@@ -54,7 +55,7 @@ class AlertResourceTest {
         Runs.stopActive();
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
         Runs.awaitStep(id, 1, Duration.ofSeconds(60));
-        String body = firing("tighten-clipping", "feedbeef00000001");
+        String body = firing("tighten-clipping", "feedbeef00000001", id);
         post(body).statusCode(200).body("applied", equalTo(1)).body("duplicates", equalTo(0));
         post(body).statusCode(200).body("applied", equalTo(0)).body("duplicates", equalTo(1));
         Runs.awaitIntervention(id, "clip-tighten", Duration.ofSeconds(60));
@@ -72,28 +73,54 @@ class AlertResourceTest {
     @Test
     void withoutARunningRunAnActionIsReportedAsNotApplied() throws IOException {
         Runs.stopActive();
-        post(firing("rollback", "feedbeef00000002")).statusCode(200)
+        post(firing("rollback", "feedbeef00000002", "r1")).statusCode(200)
                 .body("applied", equalTo(0)).body("ignored", equalTo(1))
                 .body("notes[0]", containsString("no run is training"));
     }
 
     /**
-     * A delivery that could not be applied (no run training yet) is not remembered: Alertmanager's redelivery, once a
-     * run trains, is applied, and only then is a further redelivery a duplicate.
+     * A delivery that could not be applied (its run was paused) is not remembered: Alertmanager's redelivery, once the
+     * run trains again, is applied, and only then is a further redelivery a duplicate.
      */
     @Test
-    void aDeliveryNotAppliedIsAppliedWhenRedeliveredOnceARunTrains() throws Exception {
+    void aDeliveryNotAppliedIsAppliedWhenRedeliveredOnceItsRunTrains() throws Exception {
         Runs.stopActive();
-        String body = firing("tighten-clipping", "feedbeef00000003");
-        post(body).statusCode(200).body("applied", equalTo(0)).body("ignored", equalTo(1))
-                .body("duplicates", equalTo(0));
         String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
         Runs.awaitStep(id, 1, Duration.ofSeconds(60));
+        post(firing("pause", "feedbeef00000004", id)).statusCode(200).body("applied", equalTo(1));
+        Runs.awaitState(id, "paused", Duration.ofSeconds(60));
+        String body = firing("tighten-clipping", "feedbeef00000003", id);
+        post(body).statusCode(200).body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("duplicates", equalTo(0)).body("notes[0]", containsString("no run is training"));
+        given().when().post("/api/runs/" + id + "/resume").then()
+                .statusCode(200);
         post(body).statusCode(200).body("applied", equalTo(1)).body("duplicates", equalTo(0));
         post(body).statusCode(200).body("applied", equalTo(0)).body("duplicates", equalTo(1));
         Runs.awaitIntervention(id, "clip-tighten", Duration.ofSeconds(60));
         given().when().delete("/api/runs/" + id).then().statusCode(200);
         assertEquals(1, Runs.interventions(id, "clip-tighten"));
+    }
+
+    /**
+     * An alert is applied only to the run it names: one about another run, or naming no run, is answered as ignored
+     * with the reason and changes nothing, and is not remembered.
+     */
+    @Test
+    void anAlertAboutAnotherRunOrNoRunIsIgnoredWithTheReason() throws Exception {
+        Runs.stopActive();
+        String id = Runs.start("{\"workload\":\"fashion-mlp\",\"steps\":1000000}");
+        Runs.awaitStep(id, 1, Duration.ofSeconds(60));
+        post(firing("pause", "feedbeef00000005", "20261201-000000-abcd")).statusCode(200)
+                .body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("notes[0]", containsString("run 20261201-000000-abcd is not training here (run " + id
+                        + " is)"));
+        post(firing("pause", "feedbeef00000006", "r1").replace("\"run\": \"r1\",", "")).statusCode(200)
+                .body("applied", equalTo(0)).body("ignored", equalTo(1))
+                .body("notes[0]", containsString("no run label"));
+        Runs.awaitStep(id, Runs.get(id).getLong("step") + 5, Duration.ofSeconds(60));
+        given().when().get("/api/runs/" + id).then().body("state", equalTo("running"));
+        assertEquals(0, Runs.interventions(id, "pause"));
+        given().when().delete("/api/runs/" + id).then().statusCode(200);
     }
 
     @Test
@@ -147,7 +174,7 @@ class AlertResourceTest {
                 .body("detail", containsString("wrong"));
         RestAssured.given().header("Authorization", "Bearer wrong-token").contentType(ContentType.JSON)
                 .body("{\"mode\":\"off\"}").when().put("/api/policy").then().statusCode(401);
-        RestAssured.given().contentType(ContentType.JSON).body(firing("pause", "feedbeef00000003"))
+        RestAssured.given().contentType(ContentType.JSON).body(firing("pause", "feedbeef00000003", "r1"))
                 .when().post("/api/alerts/alertmanager").then().statusCode(401);
         RestAssured.given().when().delete("/api/runs/anything").then().statusCode(401);
         assertEquals(runsBefore, RestAssured.given().when().get("/api/runs").then().extract().jsonPath()

@@ -69,7 +69,7 @@ class CrashResumeIT {
                 + "\"seed\":7,\"evalInterval\":0,\"evalExamples\":200}", 201);
         String id = started.get("id").asText();
         awaitRun(port, id, r -> r.get("step").asLong() >= 20, first);
-        String alert = alert();
+        String alert = alert(id);
         assertEquals(1, send(port, "POST", "/api/alerts/alertmanager", alert, 200).get("applied").asInt());
         await("the alert applied").atMost(Duration.ofSeconds(60)).until(() -> send(port, "GET", "/api/runs/" + id
                 + "/interventions?kind=clip-tighten&limit=1000", null, 200).get("items").findValuesAsText("reason")
@@ -223,10 +223,10 @@ class CrashResumeIT {
     }
 
     /** The captured firing delivery, asking for a tightening. */
-    private static String alert() throws IOException {
+    private static String alert(String run) throws IOException {
         try (var in = CrashResumeIT.class.getResourceAsStream("/alertmanager/payload-firing.json")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8).replace("\"tune_clipping\"",
-                    "\"tighten-clipping\"");
+                    "\"tighten-clipping\"").replace("\"run\": \"r1\"", "\"run\": \"" + run + "\"");
         }
     }
 

@@ -30,10 +30,11 @@ class ResumeTest {
         Runs.stopActive();
     }
 
-    private String alert(String action, String fingerprint) throws IOException {
+    private String alert(String action, String fingerprint, String run) throws IOException {
         try (InputStream in = getClass().getResourceAsStream("/alertmanager/payload-firing.json")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8)
-                    .replace("\"tune_clipping\"", "\"" + action + "\"").replace("b2d491ae0c9151f9", fingerprint);
+                    .replace("\"tune_clipping\"", "\"" + action + "\"").replace("b2d491ae0c9151f9", fingerprint)
+                    .replace("\"run\": \"r1\"", "\"run\": \"" + run + "\"");
         }
     }
 
@@ -56,10 +57,10 @@ class ResumeTest {
                 .body("total", equalTo(1)).body("items[0].reason", equalTo("api"));
 
         // An alert pauses it and another resumes it: the same engine, audited with reason alert.
-        given().contentType(ContentType.JSON).body(alert("pause", "feedbeef00000008"))
+        given().contentType(ContentType.JSON).body(alert("pause", "feedbeef00000008", id))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200);
         Runs.awaitState(id, "paused", Duration.ofSeconds(90));
-        given().contentType(ContentType.JSON).body(alert("resume", "feedbeef00000009"))
+        given().contentType(ContentType.JSON).body(alert("resume", "feedbeef00000009", id))
                 .when().post("/api/alerts/alertmanager").then().statusCode(200).body("applied", equalTo(1));
         given().when().get("/api/runs/" + id + "/interventions?kind=resume").then()
                 .body("total", equalTo(2)).body("items[1].reason", equalTo("alert"));

@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,21 +22,26 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.everyItem;
+import static org.hamcrest.Matchers.hasSize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The whole loop with the real peers: the app trains an exploding run with its guard in observe mode (so only alerts
- * act), a real Prometheus scrapes it and evaluates a copy of the alert rules with short {@code for:}, a real
- * Alertmanager delivers to the app's webhook with the token, and the guard applies the alert's action.
- * Then every expression of every Grafana dashboard is evaluated through Prometheus' HTTP API and must return a
- * series. Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
+ * The whole loop with the real peers and the shipped configuration, only its addresses changed: the app trains an
+ * exploding run with its guard in observe mode (so only alerts act), a real Prometheus scrapes it every 5 s and
+ * evaluates the shipped rules, a real Alertmanager delivers to the app's webhook with the token, and the guard of that
+ * run applies the alert's action. The test measures the time from the first non-finite step to the applied rollback,
+ * then stops the run and checks that its alerts end with it and that the next run on the instance inherits none.
+ * Every expression of every Grafana dashboard is evaluated through Prometheus' HTTP API and must return a series.
+ * Everything on 127.0.0.1 with free ports and temporary directories; every wait is bounded.
  */
 @QuarkusTest
 @Tag("quarkus")
 class AlertDrivenTuningTest {
 
     private static final String TOKEN = "test-token";
+    /** The acute alerts' promise (README.md, "Alerts"): well under a minute from onset to applied action. */
+    private static final Duration ACUTE_LATENCY = Duration.ofSeconds(30);
     private Peers peers;
 
     @AfterEach
@@ -47,77 +53,115 @@ class AlertDrivenTuningTest {
                 .body(Api.DEFAULT_POLICY).when().put("/api/policy");
     }
 
+    /** The shipped Prometheus configuration, rules and Alertmanager configuration, pointed at this app. */
+    static void shippedPeers(Peers peers, int prometheusPort, int alertmanagerPort, List<Integer> apps)
+            throws Exception {
+        Path dir = peers.dir;
+        Files.copy(Path.of("deploy/prometheus/gradsentry-alerts.yaml"), dir.resolve("gradsentry-alerts.yaml"));
+        String targets = apps.stream().map(p -> "'127.0.0.1:" + p + "'").reduce((a, b) -> a + ", " + b).orElseThrow();
+        String prometheus = Files.readString(Path.of("deploy/prometheus/prometheus.yml"))
+                .replace("[\"alertmanager:9093\"]", "['127.0.0.1:" + alertmanagerPort + "']")
+                .replace("[\"gradsentry:8080\"]", "[" + targets + "]");
+        assertTrue(prometheus.contains("127.0.0.1:" + alertmanagerPort) && prometheus.contains(targets),
+                "the shipped Prometheus configuration changed shape; adapt this test");
+        Files.writeString(dir.resolve("token"), TOKEN);
+        String alertmanager = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"))
+                .replace("http://gradsentry:8080/", "http://127.0.0.1:" + apps.get(0) + "/")
+                .replace("credentials_file: /etc/alertmanager/token", "credentials_file: " + dir.resolve("token"));
+        assertTrue(alertmanager.contains("127.0.0.1:" + apps.get(0)) && alertmanager.contains(dir.toString()),
+                "the shipped Alertmanager configuration changed shape; adapt this test");
+        Files.writeString(dir.resolve("alertmanager.yml"), alertmanager);
+        peers.start("alertmanager", List.of(Peers.ALERTMANAGER,
+                "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
+                "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
+                "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
+        peers.prometheus(prometheusPort, prometheus);
+        peers.awaitReady("Alertmanager", "http://127.0.0.1:" + alertmanagerPort + "/-/ready");
+    }
+
     @Test
-    void aFiringAlertReachesTheGuardThroughRealPrometheusAndAlertmanager() throws Exception {
+    void aNonFiniteRunIsRolledBackWithinHalfAMinuteAndItsAlertsEndWithIt() throws Exception {
         peers = new Peers(Peers.PROMETHEUS, Peers.ALERTMANAGER);
         int app = RestAssured.port;
         int prometheusPort = Peers.freePort();
         int alertmanagerPort = Peers.freePort();
-        Path dir = peers.dir;
-
-        String rules = Files.readString(Path.of("deploy/prometheus/gradsentry-alerts.yaml"))
-                .replaceAll("for: \\d+m", "for: 2s");
-        Files.writeString(dir.resolve("rules.yaml"), rules);
-        String prometheusConfig = """
-                global:
-                  scrape_interval: 1s
-                  evaluation_interval: 1s
-                rule_files: [rules.yaml]
-                alerting:
-                  alertmanagers:
-                    - static_configs: [{targets: ['127.0.0.1:%d']}]
-                scrape_configs:
-                  - job_name: gradsentry
-                    metrics_path: /q/metrics
-                    static_configs: [{targets: ['127.0.0.1:%d']}]
-                """.formatted(alertmanagerPort, app);
-        // The shipped configuration, pointed at this app and with short waits: its route decides what reaches the app.
-        Files.writeString(dir.resolve("token"), TOKEN);
-        String shipped = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"));
-        String alertmanagerConfig = shipped
-                .replace("http://gradsentry:8080/", "http://127.0.0.1:" + app + "/")
-                .replace("credentials_file: /etc/alertmanager/token", "credentials_file: " + dir.resolve("token"))
-                .replace("group_wait: 10s", "group_wait: 1s").replace("group_interval: 1m", "group_interval: 1s");
-        assertTrue(alertmanagerConfig.contains("127.0.0.1:" + app) && alertmanagerConfig.contains("group_wait: 1s"),
-                "the shipped Alertmanager configuration changed shape; adapt this test");
-        Files.writeString(dir.resolve("alertmanager.yml"), alertmanagerConfig);
+        shippedPeers(peers, prometheusPort, alertmanagerPort, List.of(app));
 
         RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
                 .body("{\"mode\":\"observe\"}").when().put("/api/policy").then().statusCode(200);
+        stopCurrent();
+        // Prometheus sees the app without a run first, as a fleet member that waits for its job.
+        await("a first scrape").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+                .until(() -> !peers.query(prometheusPort, "up == 1").isEmpty());
+        String id = start(EXPLODING);
+
+        // In observe mode the policy's own decisions are recorded too (applied: false); the alert's is the one applied.
+        String alertDriven = "items.find { it.reason == 'alert' }";
+        String rollbacks = "/api/runs/" + id + "/interventions?kind=rollback&limit=1000";
+        await("the alert's rollback applied by the guard").atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(250)).until(() ->
+                RestAssured.given().when().get(rollbacks).then().extract().path(alertDriven) != null);
+        var rollback = RestAssured.given().when().get(rollbacks).then()
+                .body(alertDriven + ".detail", containsString("GradSentryNonFiniteGradients"))
+                .body(alertDriven + ".applied", equalTo(true))
+                .body(alertDriven + ".run", equalTo(id))
+                .body("items.findAll { it.reason != 'alert' }.applied", everyItem(equalTo(false)))
+                .extract().jsonPath();
+        Instant applied = Instant.parse(rollback.getString(alertDriven + ".time"));
+        Instant onset = Instant.parse(RestAssured.given().when()
+                .get("/api/runs/" + id + "/interventions?limit=1000").then().extract()
+                .path("items.findAll { it.reason.startsWith('non-finite') }.time.min()"));
+        Duration latency = Duration.between(onset, applied);
+        System.out.printf("GradSentryNonFiniteGradients: first non-finite step %s, rollback applied %s: %.1f s%n",
+                onset, applied, latency.toMillis() / 1000.0);
+        assertTrue(latency.compareTo(ACUTE_LATENCY) < 0, "onset to applied rollback took " + latency);
+        String scrape = RestAssured.given().accept("text/plain").when().get("/q/metrics").then().extract().asString();
+        assertTrue(scrape.contains("reason=\"alert\""), "the alert-driven intervention is counted");
+        everyDashboardQueryReturnsASeries(prometheusPort, "127.0.0.1:" + app);
+        onlyAlertsWithAnActionReachTheWebhook(alertmanagerPort);
+
+        // The stale run: once it ends, its gauges keep their last values, but none of its alerts stays firing, and the
+        // next run on this instance inherits none of them.
+        RestAssured.given().header("Authorization", "Bearer " + TOKEN)
+                .when().delete("/api/runs/" + id).then().statusCode(200);
+        Instant stopped = Instant.now();
+        String alertsOf = "ALERTS{alertname=~\"GradSentry.*\", run=\"%s\"}";
+        await("the stopped run's alerts end").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(500))
+                .until(() -> peers.query(prometheusPort, alertsOf.formatted(id)).isEmpty());
+        System.out.printf("the stopped run's alerts ended %.1f s after the stop%n",
+                Duration.between(stopped, Instant.now()).toMillis() / 1000.0);
+        String next = start("{\"workload\":\"fashion-mlp\",\"steps\":1000000,\"evalExamples\":100}");
+        await("the next run scraped").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .until(() -> !peers.query(prometheusPort, "run:gradsentry_run_info:training{run=\"%s\"}"
+                        .formatted(next)).isEmpty());
+        // Four evaluations with the next run training: the previous run's non-finite steps are still in every
+        // one-minute window of the process-wide counter.
+        await("no alert for either run").during(Duration.ofSeconds(20)).atMost(Duration.ofSeconds(25))
+                .pollInterval(Duration.ofSeconds(1)).until(() ->
+                peers.query(prometheusPort, alertsOf.formatted(next)).isEmpty()
+                        && peers.query(prometheusPort, alertsOf.formatted(id)).isEmpty());
+        RestAssured.given().when().get("/api/runs/" + next + "/interventions?limit=1000").then()
+                .body("items.findAll { it.reason == 'alert' }", hasSize(0));
+        RestAssured.given().header("Authorization", "Bearer " + TOKEN)
+                .when().delete("/api/runs/" + next).then().statusCode(200);
+    }
+
+    /** An RNN whose recurrence explodes within seconds: NaN steps from then on unless something acts. */
+    static final String EXPLODING = "{\"workload\":\"fashion-rnn\",\"cell\":\"rnn\",\"activation\":\"relu\","
+            + "\"recurrentGain\":1.5,\"optimizer\":\"sgd\",\"learningRate\":0.1,\"steps\":100000,"
+            + "\"evalExamples\":100}";
+
+    private static String start(String run) {
+        return RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
+                .body(run).when().post("/api/runs").then().statusCode(201).extract().path("id");
+    }
+
+    private static void stopCurrent() {
         var current = RestAssured.given().when().get("/api/runs/current");
         if (current.statusCode() == 200 && "running".equals(current.jsonPath().getString("state"))) {
             RestAssured.given().header("Authorization", "Bearer " + TOKEN)
                     .when().delete("/api/runs/" + current.jsonPath().getString("id")).then().statusCode(200);
         }
-        String id = RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
-                .body("{\"workload\":\"fashion-rnn\",\"cell\":\"rnn\",\"activation\":\"relu\",\"recurrentGain\":1.5,"
-                        + "\"optimizer\":\"sgd\",\"learningRate\":0.1,\"steps\":100000,\"evalExamples\":100}")
-                .when().post("/api/runs").then().statusCode(201).extract().path("id");
-
-        peers.start("alertmanager", List.of(Peers.ALERTMANAGER,
-                "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
-                "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
-                "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
-        peers.prometheus(prometheusPort, prometheusConfig);
-        peers.awaitReady("Alertmanager", "http://127.0.0.1:" + alertmanagerPort + "/-/ready");
-
-        // In observe mode the policy's own decisions are recorded too (applied: false); the alert's is the one applied.
-        String alertDriven = "items.find { it.reason == 'alert' }";
-        await("the alert's action applied by the guard").atMost(Duration.ofSeconds(90))
-                .pollInterval(Duration.ofMillis(250)).until(() ->
-                RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten&limit=1000")
-                        .then().extract().path(alertDriven) != null);
-        RestAssured.given().when().get("/api/runs/" + id + "/interventions?kind=clip-tighten&limit=1000").then()
-                .body(alertDriven + ".detail", containsString("GradSentryNonFiniteGradients"))
-                .body(alertDriven + ".applied", equalTo(true))
-                .body("items.findAll { it.reason != 'alert' }.applied", everyItem(equalTo(false)));
-        String scrape = RestAssured.given().accept("text/plain").when().get("/q/metrics").then().extract().asString();
-        assertTrue(scrape.contains("gradsentry_clip_threshold_scale 0.5"), "threshold scale after one tightening");
-        assertTrue(scrape.contains("reason=\"alert\""), "the alert-driven intervention is counted");
-        everyDashboardQueryReturnsASeries(prometheusPort, "127.0.0.1:" + app);
-        onlyAlertsWithAnActionReachTheWebhook(alertmanagerPort);
-        RestAssured.given().header("Authorization", "Bearer " + TOKEN)
-                .when().delete("/api/runs/" + id).then().statusCode(200);
     }
 
     /**
