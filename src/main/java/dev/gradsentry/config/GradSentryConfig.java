@@ -181,10 +181,31 @@ public interface GradSentryConfig {
         Optional<@Pattern(regexp = "\\S+", message = "must be host:port as Prometheus labels the target, without "
                 + "spaces") String> instance();
 
-        /** When a {@code tighten-clipping} alert resolves, undo one tightening. */
+        /** When a {@code tighten-clipping} alert resolves, undo one tightening (webhook only: a pull sees no resolution). */
         @WithDefault("false")
         @WithConverter(BooleanText.class)
         boolean relaxOnResolve();
+
+        Pull pull();
+
+        /**
+         * Pull mode, for many services behind one Kubernetes Service, where Alertmanager's webhook would reach any one
+         * of them: every {@code interval} while a run trains, the service asks Alertmanager's API v2 for the active
+         * alerts labelled with that run (and this {@code instance}, when set) and applies them as the webhook would.
+         */
+        interface Pull {
+            /** Alertmanager's base URL, e.g. {@code http://alertmanager:9093}; unset (the default), pull mode is off. */
+            Optional<@Pattern(regexp = "https?://[^\\s?#]+", message = "must be the http:// or https:// URL of "
+                    + "Alertmanager without query, such as http://alertmanager:9093") String> url();
+
+            /** Between two polls; also the most one poll may take. */
+            @WithDefault("5s")
+            @WithConverter(DurationText.class)
+            @DurationMin(seconds = 1, message = "must be at least 1s, such as 5s")
+            @DurationMax(minutes = 5, message = "must be at most 5m; an alert's action helps only while the trouble "
+                    + "lasts")
+            Duration interval();
+        }
     }
 
     /**

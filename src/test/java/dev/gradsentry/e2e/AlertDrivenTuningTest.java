@@ -53,39 +53,13 @@ class AlertDrivenTuningTest {
                 .body(Api.DEFAULT_POLICY).when().put("/api/policy");
     }
 
-    /** The shipped Prometheus configuration, rules and Alertmanager configuration, pointed at this app. */
-    static void shippedPeers(Peers peers, int prometheusPort, int alertmanagerPort, List<Integer> apps)
-            throws Exception {
-        Path dir = peers.dir;
-        Files.copy(Path.of("deploy/prometheus/gradsentry-alerts.yaml"), dir.resolve("gradsentry-alerts.yaml"));
-        String targets = apps.stream().map(p -> "'127.0.0.1:" + p + "'").reduce((a, b) -> a + ", " + b).orElseThrow();
-        String prometheus = Files.readString(Path.of("deploy/prometheus/prometheus.yml"))
-                .replace("[\"alertmanager:9093\"]", "['127.0.0.1:" + alertmanagerPort + "']")
-                .replace("[\"gradsentry:8080\"]", "[" + targets + "]");
-        assertTrue(prometheus.contains("127.0.0.1:" + alertmanagerPort) && prometheus.contains(targets),
-                "the shipped Prometheus configuration changed shape; adapt this test");
-        Files.writeString(dir.resolve("token"), TOKEN);
-        String alertmanager = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"))
-                .replace("http://gradsentry:8080/", "http://127.0.0.1:" + apps.get(0) + "/")
-                .replace("credentials_file: /etc/alertmanager/token", "credentials_file: " + dir.resolve("token"));
-        assertTrue(alertmanager.contains("127.0.0.1:" + apps.get(0)) && alertmanager.contains(dir.toString()),
-                "the shipped Alertmanager configuration changed shape; adapt this test");
-        Files.writeString(dir.resolve("alertmanager.yml"), alertmanager);
-        peers.start("alertmanager", List.of(Peers.ALERTMANAGER,
-                "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
-                "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
-                "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
-        peers.prometheus(prometheusPort, prometheus);
-        peers.awaitReady("Alertmanager", "http://127.0.0.1:" + alertmanagerPort + "/-/ready");
-    }
-
     @Test
     void aNonFiniteRunIsRolledBackWithinHalfAMinuteAndItsAlertsEndWithIt() throws Exception {
         peers = new Peers(Peers.PROMETHEUS, Peers.ALERTMANAGER);
         int app = RestAssured.port;
         int prometheusPort = Peers.freePort();
         int alertmanagerPort = Peers.freePort();
-        shippedPeers(peers, prometheusPort, alertmanagerPort, List.of(app));
+        peers.shipped(prometheusPort, alertmanagerPort, List.of(app), List.of(app), TOKEN);
 
         RestAssured.given().header("Authorization", "Bearer " + TOKEN).contentType(ContentType.JSON)
                 .body("{\"mode\":\"observe\"}").when().put("/api/policy").then().statusCode(200);

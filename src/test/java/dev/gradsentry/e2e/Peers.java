@@ -16,6 +16,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
@@ -65,6 +69,51 @@ final class Peers implements AutoCloseable {
                 "--storage.tsdb.path=" + dir.resolve("prom-data"), "--web.listen-address=127.0.0.1:" + port,
                 "--web.external-url=http://127.0.0.1:" + port + "/"));
         awaitReady("Prometheus", "http://127.0.0.1:" + port + "/-/ready");
+    }
+
+    /** Starts {@code command} with {@code environment} added to this process' environment. */
+    Process start(String name, List<String> command, Map<String, String> environment) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".log").toFile());
+        pb.environment().putAll(environment);
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    /**
+     * Starts Alertmanager and Prometheus with the shipped configuration (deploy/prometheus, deploy/alertmanager), only
+     * the addresses changed: Prometheus scrapes the services on {@code scraped} ports, and Alertmanager's GradSentry
+     * receiver calls the webhook of each service on {@code webhooks} ports (none: the receiver calls nobody).
+     */
+    void shipped(int prometheusPort, int alertmanagerPort, List<Integer> scraped, List<Integer> webhooks, String token)
+            throws IOException {
+        Files.copy(Path.of("deploy/prometheus/gradsentry-alerts.yaml"), dir.resolve("gradsentry-alerts.yaml"));
+        String targets = scraped.stream().map(p -> "'127.0.0.1:" + p + "'").collect(Collectors.joining(", "));
+        String prometheus = Files.readString(Path.of("deploy/prometheus/prometheus.yml"))
+                .replace("[\"alertmanager:9093\"]", "['127.0.0.1:" + alertmanagerPort + "']")
+                .replace("[\"gradsentry:8080\"]", "[" + targets + "]");
+        assertTrue(prometheus.contains("127.0.0.1:" + alertmanagerPort) && prometheus.contains(targets),
+                "the shipped Prometheus configuration changed shape; adapt Peers.shipped");
+        Files.writeString(dir.resolve("token"), token);
+        String alertmanager = Files.readString(Path.of("deploy/alertmanager/alertmanager.yml"))
+                .replace("credentials_file: /etc/alertmanager/token", "credentials_file: " + dir.resolve("token"));
+        Matcher webhook = Pattern.compile("(?m)^( +)- url: http://gradsentry:8080/api/alerts/alertmanager\n"
+                + "(?:\\1 .*\n)*").matcher(alertmanager);
+        assertTrue(webhook.find(), "the shipped Alertmanager configuration changed shape; adapt Peers.shipped");
+        String one = webhook.group();
+        String all = webhooks.stream().map(p -> one.replace("http://gradsentry:8080/", "http://127.0.0.1:" + p + "/"))
+                .collect(Collectors.joining());
+        alertmanager = webhooks.isEmpty()
+                ? alertmanager.replace(one, "").replace("webhook_configs:\n", "")
+                : alertmanager.replace(one, all);
+        Files.writeString(dir.resolve("alertmanager.yml"), alertmanager);
+        start("alertmanager", List.of(ALERTMANAGER,
+                "--config.file=" + dir.resolve("alertmanager.yml"), "--storage.path=" + dir.resolve("am-data"),
+                "--web.listen-address=127.0.0.1:" + alertmanagerPort, "--cluster.listen-address=",
+                "--web.external-url=http://127.0.0.1:" + alertmanagerPort + "/"));
+        prometheus(prometheusPort, prometheus);
+        awaitReady("Alertmanager", "http://127.0.0.1:" + alertmanagerPort + "/-/ready");
     }
 
     void awaitReady(String what, String url) {
