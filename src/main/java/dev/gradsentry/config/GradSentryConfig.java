@@ -118,6 +118,14 @@ public interface GradSentryConfig {
     @WithConverter(BooleanText.class)
     boolean resumeInterrupted();
 
+    /**
+     * For one run per process (a Kubernetes Job's pod): once the run started at boot ends (finished, failed or
+     * stopped; a paused run waits for a person or an alert to resume it), the process exits this much later, so that
+     * Prometheus scrapes the run's final state first: exit code 0, or 1 when the run failed. Unset (the default), the
+     * service keeps serving.
+     */
+    Optional<@DurationMin(millis = 0, message = "must be a duration >= 0 such as 15s") Duration> exitAfterRun();
+
     /** How each run keeps checkpoints under {@code data-dir}. */
     interface Checkpoints {
         /** Steps between checkpoints; a run also writes one at its start, after each audited step, and at its end. */

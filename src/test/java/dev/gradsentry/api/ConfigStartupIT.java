@@ -50,6 +50,10 @@ class ConfigStartupIT {
         "gradsentry.run | {\"model\":\"m.json\"}   | data is required    | environment",
         "gradsentry.run | {\"model\":\"m.json\",\"data\":{\"train\":\"t.csv\",\"task\":\"sorting\"}} | classification, regression | property",
         "gradsentry.steps.keep-mib               | 0         | between 1 and 1048576 | environment",
+        "gradsentry.alerts.pull.url              | ftp://am  | http:// or https:// | property",
+        "gradsentry.alerts.pull.interval         | 500ms     | at least 1s         | environment",
+        "gradsentry.alerts.instance              | a b       | without spaces      | property",
+        "gradsentry.exit-after-run               | -1s       | >= 0                | property",
     })
     void aBadSettingStopsTheJarWithOneLineNamingTheKey(String key, String value, String fix, String source)
             throws Exception {
