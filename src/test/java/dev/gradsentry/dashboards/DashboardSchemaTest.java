@@ -35,7 +35,7 @@ class DashboardSchemaTest {
     void everyDashboardValidatesAgainstGrafanasSchema() throws IOException {
         JsonSchema schema = schema();
         Map<Path, JsonNode> dashboards = Dashboards.all();
-        assertEquals(2, dashboards.size(), dashboards.keySet().toString());
+        assertEquals(3, dashboards.size(), dashboards.keySet().toString());
         dashboards.forEach((file, d) -> {
             Set<ValidationMessage> errors = schema.validate(d);
             assertEquals(Set.of(), errors, file.toString());
