@@ -115,7 +115,17 @@ public class AlertInbox {
                 }
                 continue;
             }
-            // A group can carry one alert per layer; one tightening per delivery, not one per layer.
+            Optional<String> training = runs.get().training();
+            if (!training.map(a.labels().run()::equals).orElse(false)) {
+                String why = training.map(t -> "run " + a.labels().run() + " is not training here (run " + t
+                        + " is)").orElse("no run is training");
+                ignored++;
+                notes.add(name + ": " + label + " not applied, " + why);
+                LOG.infof("alert %s (fingerprint %s) ignored: %s", name, a.fingerprint(), why);
+                continue;
+            }
+            // A group can carry one alert per layer; one tightening per delivery, not one per layer. Counted only
+            // for an alert about the run training here, so that one about another run cannot hide it.
             if (!requested.add(action.get())) {
                 // Covered by the earlier alert's request: remembered with it if it was applied.
                 duplicates++;
@@ -126,11 +136,9 @@ public class AlertInbox {
                 applied++;
                 notes.add(name + ": " + label + " queued for the next step of run " + a.labels().run());
             } else {
-                String why = runs.get().training().map(t -> "run " + a.labels().run() + " is not training here "
-                        + "(run " + t + " is)").orElse("no run is training");
                 ignored++;
-                notes.add(name + ": " + label + " not applied, " + why);
-                LOG.infof("alert %s (fingerprint %s) ignored: %s", name, a.fingerprint(), why);
+                notes.add(name + ": " + label + " not applied, run " + a.labels().run() + " ended or its guard is "
+                        + "not built yet");
             }
         }
         return new Outcome(applied, duplicates, ignored, resolved, notes);

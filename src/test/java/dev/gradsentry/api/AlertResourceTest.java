@@ -1,5 +1,8 @@
 package dev.gradsentry.api;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
@@ -120,6 +123,15 @@ class AlertResourceTest {
         Runs.awaitStep(id, Runs.get(id).getLong("step") + 5, Duration.ofSeconds(60));
         given().when().get("/api/runs/" + id).then().body("state", equalTo("running"));
         assertEquals(0, Runs.interventions(id, "pause"));
+
+        // One delivery, the same action for another run first and for this one second: this one's is applied.
+        String other = firing("tighten-clipping", "feedbeef00000007", "20261201-000000-abcd");
+        String mine = firing("tighten-clipping", "feedbeef00000008", id);
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode both = (ObjectNode) json.readTree(other);
+        ((ArrayNode) both.path("alerts")).add(json.readTree(mine).path("alerts").get(0));
+        post(both.toString()).statusCode(200).body("applied", equalTo(1)).body("ignored", equalTo(1));
+        Runs.awaitIntervention(id, "clip-tighten", Duration.ofSeconds(60));
         given().when().delete("/api/runs/" + id).then().statusCode(200);
     }
 
