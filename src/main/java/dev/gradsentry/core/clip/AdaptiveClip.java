@@ -34,8 +34,9 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   learning rate is far too high, where a percentile of norms that are already part of the blow-up would be the
  *   wrong anchor. A lost step (non-finite, diverged, rolled back) engages it too. Healthy runs stay below the
  *   trigger (measured: at most 0.05 on the healthy MLP), so they are never clipped by it. The trigger asks whether
- *   this step alone would move the weights too far ({@code LayerStats.firstStepRatio}: momentum not yet built up);
- *   the cap bounds the step momentum can build up to ({@code LayerStats.predictedUpdateRatio}).</li>
+ *   this step alone would move the weights too far ({@code LayerStats.firstStepGain}: momentum not yet built up);
+ *   the cap bounds the step momentum can build up to ({@code LayerStats.stepGain}). Both divide by the layer's
+ *   weight norm, or by the zero-weight floor where that is larger.</li>
  *   <li><b>Gradient-ratio cap, for optimizers that normalise the gradient</b> (Adam, RMSProp, ...: no step gain).
  *   Their update stays near the learning rate whatever the gradient, so an update ratio cannot show trouble; what
  *   goes wrong is their running estimate of the gradient's scale: a first gradient thousands of times the usual
@@ -369,8 +370,9 @@ public final class AdaptiveClip implements ClipPolicy {
     }
 
     /**
-     * The gradient norm at which each layer's update reaches the cap; layers without a step gain are absent.
-     * Unmodifiable, and computed once per step and cap scale.
+     * Each capped layer's gradient norm bound: where its update reaches the update-ratio cap, or, on an optimizer
+     * that normalises the gradient, the gradient-ratio cap; layers of a cap not engaged (and those of an optimizer
+     * that does not move them, NoOp) are absent. Unmodifiable, and computed once per step and cap scale.
      */
     private Map<String, Double> capThresholds(StepStats step) {
         if (step != capFor || capScale != capFromScale) {
