@@ -14,7 +14,8 @@ import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
  * service ({@code api}, {@code config}) wires them together; nothing points back up. {@code metrics} reads what core
  * measures and is told the run's names, so it imports nothing of how runs are made. {@code core} is the library a
  * user attaches with one line, so it imports only the JDK, DL4J and ND4J: no Quarkus, no configuration, no JSON, no
- * metrics.
+ * metrics. {@code core} and {@code metrics} are also the library artifact ({@code src/library/pom.xml}, without
+ * Quarkus), so {@code metrics} imports only {@code core}, the JDK and Micrometer.
  */
 class LayeringTest {
 
@@ -41,6 +42,14 @@ class LayeringTest {
         noClasses().that().resideInAPackage("dev.gradsentry.core..")
                 .should().dependOnClassesThat().resideOutsideOfPackages("dev.gradsentry.core..", "java..",
                         "org.deeplearning4j..", "org.nd4j..")
+                .check(MAIN);
+    }
+
+    @Test
+    void metricsImportsOnlyCoreTheJdkAndMicrometer() {
+        noClasses().that().resideInAPackage("dev.gradsentry.metrics..")
+                .should().dependOnClassesThat().resideOutsideOfPackages("dev.gradsentry.metrics..",
+                        "dev.gradsentry.core..", "java..", "io.micrometer..")
                 .check(MAIN);
     }
 }

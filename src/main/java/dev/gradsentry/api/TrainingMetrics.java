@@ -1,12 +1,10 @@
 package dev.gradsentry.api;
 
-import dev.gradsentry.config.GradSentryConfig;
 import dev.gradsentry.core.ExternalName;
 import dev.gradsentry.core.intervene.Guard;
-import dev.gradsentry.core.intervene.Intervention;
-import dev.gradsentry.core.probe.StepStats;
+import dev.gradsentry.core.probe.GradientProbe;
+import dev.gradsentry.metrics.GradSentryMeters;
 import dev.gradsentry.metrics.GradientMeters;
-import dev.gradsentry.metrics.GuardMeters;
 import dev.gradsentry.metrics.RunMeters;
 import dev.gradsentry.training.Evaluation;
 import dev.gradsentry.training.RunSpec;
@@ -20,19 +18,19 @@ import java.time.Duration;
 import java.util.Arrays;
 
 /**
- * Every GradSentry meter of a training run: what a run reports ({@link RunTelemetry}) goes to the binders of the
- * gradient, the run and the guard, with the run's enums turned into the names its labels carry. The binders live in
- * {@code metrics} and know nothing of {@code training}; this is where the two meet.
+ * Every GradSentry meter of a training run: the meters a guarded network has anywhere ({@link GradSentryMeters}, as
+ * in a user's own code) and those of the run the service drives ({@link RunMeters}), with the run's enums turned into
+ * the names its labels carry. The binders live in {@code metrics} and know nothing of {@code training}; this is where
+ * the two meet.
  */
 public final class TrainingMetrics implements MeterBinder, RunTelemetry {
 
-    private final GradientMeters gradient;
+    private final GradSentryMeters network;
     private final RunMeters run;
-    private final GuardMeters guard;
 
     /** With the default norm window, as the service starts without {@code gradsentry.norm-window}. */
     public TrainingMetrics() {
-        this(Tags.empty(), Duration.ofSeconds(GradSentryConfig.DEFAULT_NORM_WINDOW_SECONDS));
+        this(Tags.empty(), Duration.ofSeconds(GradientMeters.DEFAULT_WINDOW_SECONDS));
     }
 
     /**
@@ -40,43 +38,30 @@ public final class TrainingMetrics implements MeterBinder, RunTelemetry {
      * @param normWindow the time the window max and min of the gradient norms cover ({@code gradsentry.norm-window})
      */
     public TrainingMetrics(Tags extraTags, Duration normWindow) {
-        gradient = new GradientMeters(extraTags, normWindow);
+        network = new GradSentryMeters(extraTags, normWindow);
         run = new RunMeters(extraTags, Arrays.stream(RunState.values()).map(ExternalName::of).toList(),
                 ExternalName.of(RunState.RUNNING));
-        guard = new GuardMeters(extraTags);
     }
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        guard.bindTo(registry);
-        gradient.bindTo(registry);
+        network.bindTo(registry);
         run.bindTo(registry);
     }
 
     @Override
+    public void attach(GradientProbe probe, Guard guard) {
+        network.attach(probe, guard);
+        probe.addObserver(run);
+    }
+
+    @Override
     public void runStarted(String runId, RunSpec spec) {
-        gradient.runStarted();
+        network.runStarted();
         // A user's model without an optimizer override trains with its own: "model".
         run.runStarted(new RunMeters.Identity(runId, spec.workload().id(),
                 spec.optimizer() == null ? "model" : ExternalName.of(spec.optimizer()),
                 spec.workload().recurrent() ? ExternalName.of(spec.cell()) : "none"), spec.steps());
-    }
-
-    @Override
-    public void onStep(StepStats step) {
-        gradient.onStep(step);
-        run.onStep(step);
-        guard.onStep(step);
-    }
-
-    @Override
-    public void guardAttached(Guard g) {
-        guard.guardAttached(g);
-    }
-
-    @Override
-    public void onIntervention(Intervention intervention) {
-        guard.onIntervention(intervention);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.gradsentry.config;
 
+import dev.gradsentry.metrics.GradientMeters;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.RunSettings;
 import io.smallrye.config.ConfigMapping;
@@ -44,15 +45,12 @@ public interface GradSentryConfig {
     @DurationMin(millis = 1, message = "must be a positive duration such as 10s")
     Duration progressInterval();
 
-    /** The default of {@link #normWindow()}: Prometheus' most common scrape interval. */
-    int DEFAULT_NORM_WINDOW_SECONDS = 15;
-
     /**
      * The gauges {@code gradsentry_*_gradient_norm_window_max} and {@code _min} cover at least this much time before a
      * scrape (and at most a third more), so a spike in any step between two scrapes shows in the second. Set it to at
      * least the scrape interval; longer keeps a spike visible for longer.
      */
-    @WithDefault("" + DEFAULT_NORM_WINDOW_SECONDS + "s")
+    @WithDefault("" + GradientMeters.DEFAULT_WINDOW_SECONDS + "s")
     @WithConverter(DurationText.class)
     @DurationMin(seconds = 1, message = "must be at least 1s and at least the Prometheus scrape interval, such as 15s")
     @DurationMax(hours = 1, message = "must be at most 1h; a window longer than a few scrape intervals hides recovery")

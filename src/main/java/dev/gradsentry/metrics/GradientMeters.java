@@ -45,6 +45,12 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     public static final String STEPS = "gradsentry.steps";
     public static final String NONFINITE_STEPS = "gradsentry.nonfinite.steps";
 
+    /**
+     * The default time the window max and min gauges cover: Prometheus' most common scrape interval. The service's
+     * {@code gradsentry.norm-window} defaults to it too.
+     */
+    public static final int DEFAULT_WINDOW_SECONDS = 15;
+
     /** Log-spaced from 1e-4 to 1e6: gradient norms span many orders of magnitude, most of all when they explode. */
     private static final double[] NORM_BUCKETS = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 1e3, 1e4, 1e6};
 
@@ -58,7 +64,8 @@ public final class GradientMeters implements MeterBinder, StepObserver {
     /** The probe samples update ratios on some steps only; the gauge shows the latest sample per layer. */
     private volatile double[] updateRatios = new double[0];
     private final List<Meter.Id> layerMeters = new ArrayList<>();
-    private MeterRegistry registry;
+    /** Set in {@link #bindTo} after the meters every step updates: a step that sees it finds them registered. */
+    private volatile MeterRegistry registry;
     private Counter steps;
     private Counter nonFiniteSteps;
     private Counter[] layerNonFiniteSteps = new Counter[0];
@@ -82,7 +89,6 @@ public final class GradientMeters implements MeterBinder, StepObserver {
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        this.registry = registry;
         steps = Counter.builder(STEPS).tags(extraTags)
                 .description("Training steps (DL4J iterations) completed").register(registry);
         nonFiniteSteps = Counter.builder(NONFINITE_STEPS).tags(extraTags)
@@ -90,8 +96,8 @@ public final class GradientMeters implements MeterBinder, StepObserver {
         normHistogram = DistributionSummary.builder(GLOBAL_NORM_HISTOGRAM).tags(extraTags)
                 .description("Distribution of the per-step global L2 norm of the batch-averaged gradient")
                 .serviceLevelObjectives(NORM_BUCKETS).register(registry);
-        stepGauge(GLOBAL_NORM, "Global L2 norm of the last step's batch-averaged gradient over all parameters",
-                StepStats::globalNorm);
+        stepGauge(registry, GLOBAL_NORM,
+                "Global L2 norm of the last step's batch-averaged gradient over all parameters", StepStats::globalNorm);
         String span = windowSpan();
         Gauge.builder(GLOBAL_NORM_WINDOW_MAX, this, m -> m.norms.max(0, m.nanoClock.getAsLong())).tags(extraTags)
                 .description("Largest per-step global L2 norm of the batch-averaged gradient" + span)
@@ -99,8 +105,11 @@ public final class GradientMeters implements MeterBinder, StepObserver {
         Gauge.builder(GLOBAL_NORM_WINDOW_MIN, this, m -> m.norms.min(0, m.nanoClock.getAsLong())).tags(extraTags)
                 .description("Smallest per-step global L2 norm of the batch-averaged gradient" + span)
                 .register(registry);
-        stepGauge(LOSS, "Minibatch loss of the last training step", StepStats::loss);
-        stepGauge(LEARNING_RATE, "Learning rate of the last training step", StepStats::learningRate);
+        stepGauge(registry, LOSS, "Minibatch loss of the last training step", StepStats::loss);
+        stepGauge(registry, LEARNING_RATE, "Learning rate of the last training step", StepStats::learningRate);
+        this.registry = registry;
+        // Steps taken before binding registered no layer meters: the next step registers them.
+        layerIndex = LayerIndex.EMPTY;
     }
 
     private String windowSpan() {
@@ -108,7 +117,8 @@ public final class GradientMeters implements MeterBinder, StepObserver {
                 + "when no step was taken in it";
     }
 
-    private void stepGauge(String name, String description, ToDoubleFunction<StepStats> value) {
+    private void stepGauge(MeterRegistry registry, String name, String description,
+                           ToDoubleFunction<StepStats> value) {
         Gauge.builder(name, this, m -> m.latest == null ? Double.NaN : value.applyAsDouble(m.latest))
                 .tags(extraTags).description(description).register(registry);
     }
@@ -163,6 +173,7 @@ public final class GradientMeters implements MeterBinder, StepObserver {
         LayerIndex index = LayerIndex.of(step);
         norms = new NormWindow(window, step.layers().size() + 1);
         layerNonFiniteSteps = new Counter[0];
+        MeterRegistry registry = this.registry;
         if (registry != null) {
             layerMeters.forEach(registry::remove);
             layerMeters.clear();

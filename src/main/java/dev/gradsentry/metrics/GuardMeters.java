@@ -37,7 +37,8 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
     static final int ACTIVE_WINDOW = 100;
 
     private final Tags extraTags;
-    private MeterRegistry registry;
+    /** Read by the training thread; binding may come after the first steps. */
+    private volatile MeterRegistry registry;
     private volatile Guard guard;
     private final List<Meter.Id> thresholdMeters = new ArrayList<>();
     private volatile List<String> thresholdLayers = List.of();

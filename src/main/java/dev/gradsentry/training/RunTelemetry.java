@@ -1,14 +1,18 @@
 package dev.gradsentry.training;
 
 import dev.gradsentry.core.intervene.Guard;
-import dev.gradsentry.core.intervene.InterventionListener;
-import dev.gradsentry.core.probe.StepObserver;
+import dev.gradsentry.core.probe.GradientProbe;
 
-/** What a run reports while it trains, beyond each step's gradient statistics; implemented by the metrics. */
-public interface RunTelemetry extends StepObserver, InterventionListener {
+/** What a run reports while it trains; implemented by the metrics. */
+public interface RunTelemetry {
 
-    /** The guard now protecting the run; its thresholds and clipping state are read from it. */
-    void guardAttached(Guard guard);
+    /**
+     * The run's probe and guard, once per attach (a start, a restore, a resume with a new network): from here on the
+     * telemetry observes the probe's steps and the guard's interventions and reads the guard's thresholds.
+     *
+     * @param guard the guard the probe hands each step to; null for a probe without one
+     */
+    void attach(GradientProbe probe, Guard guard);
 
     void runStarted(String runId, RunSpec spec);
 
@@ -23,6 +27,10 @@ public interface RunTelemetry extends StepObserver, InterventionListener {
     void runResumed(String runId);
 
     RunTelemetry NONE = new RunTelemetry() {
+        @Override
+        public void attach(GradientProbe probe, Guard guard) {
+        }
+
         @Override
         public void runStarted(String runId, RunSpec spec) {
         }
@@ -41,18 +49,6 @@ public interface RunTelemetry extends StepObserver, InterventionListener {
 
         @Override
         public void runResumed(String runId) {
-        }
-
-        @Override
-        public void onStep(dev.gradsentry.core.probe.StepStats step) {
-        }
-
-        @Override
-        public void guardAttached(Guard guard) {
-        }
-
-        @Override
-        public void onIntervention(dev.gradsentry.core.intervene.Intervention intervention) {
         }
     };
 }

@@ -452,10 +452,8 @@ public final class TrainingRun implements Runnable {
         GuardPolicy policy = guardPolicy.get();
         Guard g = new Guard(net.model(), id, clipPolicy, policy.guard(), clock);
         g.addListener(audit);
-        g.addListener(telemetry);
         p.intercept(g);
-        telemetry.guardAttached(g);
-        p.addObserver(telemetry);
+        telemetry.attach(p, g);
         if (history != null) {
             history.layers(p.layerNames());
         }

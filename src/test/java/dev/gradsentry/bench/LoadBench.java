@@ -336,11 +336,9 @@ public final class LoadBench {
         metrics.runStarted("bench-deep", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         Guard guard = new Guard(net, "bench-deep", AdaptiveClip.defaults(), GuardSettings.defaults(),
                 Clock.systemUTC());
-        guard.addListener(metrics);
         GradientProbe probe = GradientProbe.attach(net);
         probe.intercept(guard);
-        metrics.guardAttached(guard);
-        probe.addObserver(metrics);
+        metrics.attach(probe, guard);
 
         Nd4j.getRandom().setSeed(42);
         INDArray labels = Nd4j.zeros(64, 10);

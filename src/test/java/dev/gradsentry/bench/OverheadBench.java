@@ -151,15 +151,13 @@ public final class OverheadBench {
             timers.put(v, timer);
             net.addListeners(timer.start);
             GradientProbe probe = GradientProbe.attach(net);
+            Guard guard = null;
             if (v == Variant.PROBE_GUARD_METRICS) {
                 // As TrainingRun.setupFrom wires it, less the audit log (which writes only when the guard acts).
-                Guard guard = new Guard(net, "bench", AdaptiveClip.defaults(), GuardSettings.defaults(),
-                        Clock.systemUTC());
-                guard.addListener(metrics);
+                guard = new Guard(net, "bench", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
                 probe.intercept(guard);
-                metrics.guardAttached(guard);
             }
-            probe.addObserver(metrics);
+            metrics.attach(probe, guard);
             net.addListeners(timer.stop);
         }
         CallbackTimer alone = new CallbackTimer();

@@ -57,7 +57,7 @@ class SpikeBetweenScrapesTest {
         TrainingMetrics metrics = new TrainingMetrics();
         metrics.bindTo(registry);
         Map<Long, StepStats> steps = new ConcurrentHashMap<>();
-        GradientProbe.attach(net).addObserver(metrics).addObserver(s -> steps.put(s.iteration(), s));
+        metrics.attach(GradientProbe.attach(net).addObserver(s -> steps.put(s.iteration(), s)), null);
         GradientInjection.before(net).at(SPIKE_AT, SPIKE_FACTOR);
         Nd4j.getRandom().setSeed(3);
         DataSet batch = new DataSet(Nd4j.rand(32, 20), Nd4j.eye(4).repeat(0, 8));
