@@ -7,24 +7,17 @@ import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.metrics.GradientMeters;
 import dev.gradsentry.metrics.GuardMeters;
 import dev.gradsentry.metrics.RunMeters;
+import dev.gradsentry.metrics.SmallNetwork;
 import dev.gradsentry.training.Evaluation;
 import dev.gradsentry.training.RunSpec;
 import dev.gradsentry.training.RunState;
 import dev.gradsentry.training.WorkloadKind;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.activations.Activation;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.time.Clock;
 
@@ -52,23 +45,12 @@ class TrainingMetricsTest {
 
     /** A network whose probe and guard are attached as a run attaches them; each {@code fit} is one step. */
     private MultiLayerNetwork attachedNetwork() {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5).dataType(DataType.DOUBLE).updater(new Sgd(0.01)).list()
-                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(8).nOut(2)
-                        .activation(Activation.IDENTITY).build())
-                .build());
-        net.init();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         GradientProbe probe = GradientProbe.attach(net);
         Guard guard = new Guard(net, "r1", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
         probe.intercept(guard);
         metrics.attach(probe, guard);
         return net;
-    }
-
-    private static DataSet batch() {
-        Nd4j.getRandom().setSeed(1);
-        return new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2));
     }
 
     private double gauge(String name, String... tags) {
@@ -78,7 +60,7 @@ class TrainingMetricsTest {
     @Test
     void everyMeterHasADescription() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
-        attachedNetwork().fit(batch());
+        attachedNetwork().fit(SmallNetwork.batch());
         metrics.stepTimed(1_000_000);
         assertNotNull(registry.find(GradientMeters.LAYER_NORM).tag("layer", "0_dense").gauge(), "a layer meter");
         for (Meter m : registry.getMeters()) {
@@ -97,7 +79,7 @@ class TrainingMetricsTest {
     void theRunsStepsReachTheGradientTheGuardAndTheRunMeters() {
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
         MultiLayerNetwork net = attachedNetwork();
-        DataSet batch = batch();
+        DataSet batch = SmallNetwork.batch();
         net.fit(batch);
         net.fit(batch);
         assertEquals(2.0, gauge(RunMeters.RUN_STEP));
@@ -110,7 +92,7 @@ class TrainingMetricsTest {
     void progressIsTheStepsDoneAgainstTheRunsPlannedSteps() {
         assertTrue(Double.isNaN(gauge(RunMeters.RUN_PLANNED_STEPS)), "no run yet");
         metrics.runStarted("r1", RunSpec.defaults(WorkloadKind.FASHION_MLP));
-        attachedNetwork().fit(batch());
+        attachedNetwork().fit(SmallNetwork.batch());
         assertEquals(RunSpec.defaults(WorkloadKind.FASHION_MLP).steps(), gauge(RunMeters.RUN_PLANNED_STEPS));
         assertEquals(1.0, gauge(RunMeters.RUN_STEP));
         metrics.runStarted("r2", RunSpec.defaults(WorkloadKind.ADDING));

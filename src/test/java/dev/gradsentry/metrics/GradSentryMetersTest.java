@@ -11,17 +11,9 @@ import dev.gradsentry.core.probe.StepStats;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.activations.Activation;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -42,22 +34,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GradSentryMetersTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-
-    private static MultiLayerNetwork net() {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5).dataType(DataType.DOUBLE).updater(new Sgd(0.01)).list()
-                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(8).nOut(2)
-                        .activation(Activation.IDENTITY).build())
-                .build());
-        net.init();
-        return net;
-    }
-
-    private static DataSet batch() {
-        Nd4j.getRandom().setSeed(1);
-        return new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2));
-    }
 
     private static StepStats step(long iteration, double loss, String... layers) {
         List<LayerStats> list = new ArrayList<>();
@@ -81,10 +57,10 @@ class GradSentryMetersTest {
 
     @Test
     void protectAndOneBinderGiveTheGradientAndGuardMetersOfEachLayer() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         Guard guard = Guard.protect(net);
         new GradSentryMeters(guard).bindTo(registry);
-        DataSet batch = batch();
+        DataSet batch = SmallNetwork.batch();
         for (int i = 0; i < 5; i++) {
             net.fit(batch);
         }
@@ -106,7 +82,7 @@ class GradSentryMetersTest {
 
     @Test
     void theGuardsInterventionsAreCountedByKindAndReason() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         GradientProbe probe = GradientProbe.attach(net);
         GradientInjection inject = GradientInjection.before(net);
         Guard guard = new Guard(net, "test", FixedClip.globalNorm(1e-9), GuardSettings.defaults(), Clock.systemUTC());
@@ -114,7 +90,7 @@ class GradSentryMetersTest {
         GradSentryMeters meters = unattached();
         meters.bindTo(registry);
         meters.attach(probe, guard);
-        DataSet batch = batch();
+        DataSet batch = SmallNetwork.batch();
         for (int i = 0; i < 4; i++) {
             net.fit(batch);
         }
@@ -128,10 +104,10 @@ class GradSentryMetersTest {
 
     @Test
     void bindingAfterTheFirstStepsStillRegistersTheLayerMetersAtTheNextStep() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         Guard guard = Guard.protect(net);
         GradSentryMeters meters = new GradSentryMeters(guard);
-        DataSet batch = batch();
+        DataSet batch = SmallNetwork.batch();
         net.fit(batch);
         net.fit(batch);
         meters.bindTo(registry);
@@ -145,7 +121,7 @@ class GradSentryMetersTest {
 
     @Test
     void aGuardBuiltByHandIsRefusedWithWhatToDoInstead() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         Guard byHand = new Guard(net, "test", FixedClip.globalNorm(1.0), GuardSettings.defaults(), Clock.systemUTC());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new GradSentryMeters(byHand));
         assertTrue(e.getMessage().contains("attach(probe, guard)"), e.getMessage());
@@ -153,9 +129,9 @@ class GradSentryMetersTest {
 
     @Test
     void extraTagsAreOnEveryMeterAndEveryMeterHasADescription() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         new GradSentryMeters(Guard.protect(net), Tags.of("model", "mine")).bindTo(registry);
-        net.fit(batch());
+        net.fit(SmallNetwork.batch());
         assertFalse(registry.getMeters().isEmpty());
         for (Meter m : registry.getMeters()) {
             String name = m.getId().getName();

@@ -7,17 +7,9 @@ import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.activations.Activation;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.time.Clock;
 
@@ -25,24 +17,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class GuardMetersTest {
 
-    private static MultiLayerNetwork net() {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5).dataType(DataType.DOUBLE).updater(new Sgd(0.01)).list()
-                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(8).nOut(2)
-                        .activation(Activation.IDENTITY).build())
-                .build());
-        net.init();
-        return net;
-    }
-
     private static double count(SimpleMeterRegistry registry, String name, String layer) {
         return registry.get(name).tag("layer", layer).counter().count();
     }
 
     @Test
     void clippedStepsAreCountedPerLayerAndSkippedOnesByTheirCause() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         GuardMeters meters = new GuardMeters(Tags.empty());
         meters.bindTo(registry);
@@ -53,8 +34,7 @@ class GuardMetersTest {
         guard.addListener(meters);
         probe.intercept(guard);
         meters.guardAttached(guard);
-        Nd4j.getRandom().setSeed(1);
-        DataSet batch = new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2));
+        DataSet batch = SmallNetwork.batch();
         for (int i = 0; i < 10; i++) {
             net.fit(batch);
         }
