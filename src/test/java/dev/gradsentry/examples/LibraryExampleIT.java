@@ -59,6 +59,9 @@ class LibraryExampleIT {
 
     private static final Path ROOT = Path.of("").toAbsolutePath();
     private static final Path EXAMPLE = ROOT.resolve("examples/library-metrics");
+    /** Failsafe passes the outer build's; the default is Maven's, for a run outside Maven. */
+    private static final String REPOSITORY = System.getProperty("gradsentry.maven.repo",
+            Path.of(System.getProperty("user.home"), ".m2", "repository").toString());
     private static final long STEPS = 40;
     /** What a library user must not get on their classpath: the service's framework, its CDI and its config. */
     private static final List<String> FORBIDDEN = List.of("io/quarkus/", "jakarta/enterprise/", "io/smallrye/config/");
@@ -83,7 +86,7 @@ class LibraryExampleIT {
     void theExampleBuildsOnTheInstalledLibraryWithoutQuarkusAndServesTheLayersMeters() throws Exception {
         // In the repository root, whose .mvn/maven.config names the settings.
         maven(ROOT, "library", "-f", "src/library/pom.xml", "install");
-        Path jar = Path.of(System.getProperty("gradsentry.maven.repo"),
+        Path jar = Path.of(REPOSITORY,
                 "dev/gradsentry/gradsentry-core/0.1.0-SNAPSHOT/gradsentry-core-0.1.0-SNAPSHOT.jar");
         assertTrue(Files.isRegularFile(jar), "installed: " + jar);
 
@@ -182,7 +185,7 @@ class LibraryExampleIT {
         String home = System.getProperty("gradsentry.maven.home");
         List<String> command = new ArrayList<>(List.of(home == null || home.isBlank() ? "mvn"
                 : Path.of(home, "bin", "mvn").toString(), "-B", "-q",
-                "-Dmaven.repo.local=" + System.getProperty("gradsentry.maven.repo")));
+                "-Dmaven.repo.local=" + REPOSITORY));
         if ("offline=true".equals(System.getProperty("gradsentry.maven.mode"))) {
             command.add("-o");
         }
