@@ -13,7 +13,10 @@ import org.datavec.api.split.FileSplit;
 import org.datavec.api.writable.Writable;
 import org.deeplearning4j.datasets.datavec.RecordReaderDataSetIterator;
 import org.deeplearning4j.datasets.datavec.SequenceRecordReaderDataSetIterator;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.io.IOException;
 import java.net.URI;
@@ -30,22 +33,31 @@ import java.util.stream.Stream;
  * the file and line of the first one at fault: a value that is not a number, NaN or infinite, a line with another
  * number of columns, a class label that is no whole number from 0 to classes-1.
  *
+ * <p>Sequences with label files are aligned as DataVec's {@link SequenceRecordReaderDataSetIterator.AlignmentMode}
+ * says ({@link UserData#alignment()}); {@code equal-length} needs as many label lines as time steps, which is checked
+ * per file here rather than left to DataVec's exception. A model whose output takes one label per sequence (a
+ * feed-forward output layer after a {@code LastTimeStep} layer or vertex) gets each sequence's label as a row: the
+ * label of its last labelled step, which a label file of one line is.
+ *
  * @param data     every example in one DataSet (sequences of different lengths padded, with masks)
  * @param columns  columns of each feature file line, labels included when they are in the same file
  * @param features the width of each example's features
  * @param maxLabel the largest class label found (classification), -1 for a regression
  */
-record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
+record CsvExamples(DataSet data, int columns, int features, int maxLabel) implements ExampleSet {
 
     /**
-     * @param field   the run field that names the files, {@code data.train} or {@code data.test}
-     * @param labels  the directory of label files of a sequence set, or null when labels are columns
-     * @param classes the number of classes of a classification, for the check and DataVec's one-hot labels
+     * @param field       the run field that names the files, {@code data.train} or {@code data.test}
+     * @param labels      the directory of label files of a sequence set, or null when labels are columns
+     * @param classes     the number of classes of a classification, for the check and DataVec's one-hot labels
+     * @param sequenceOut for sequences, the model's output when it takes one label per sequence (not an
+     *                    RnnOutputLayer), for the messages; null when it takes a label per step
      */
-    static CsvExamples read(String field, Path features, String labelsField, Path labels, UserData d, int classes) {
+    static CsvExamples read(String field, Path features, String labelsField, Path labels, UserData d, int classes,
+                            String sequenceOut) {
         try {
             return d.format() == UserData.Format.CSV ? table(field, features, d, classes)
-                    : sequences(field, features, labelsField, labels, d, classes);
+                    : sequences(field, features, labelsField, labels, d, classes, sequenceOut);
         } catch (IOException | InterruptedException e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
@@ -96,10 +108,34 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
         return new CsvExamples(it.next(), width, width - labelCount, maxLabel);
     }
 
+    @Override
+    public String layout() {
+        return columns + " columns";
+    }
+
+    @Override
+    public String featuresText() {
+        int labels = columns - features;
+        return features + " feature columns (" + (labels == 0 ? columns + " columns, labels in label files"
+                : columns + " columns less " + labels + " label column" + (labels == 1 ? "" : "s")) + ")";
+    }
+
+    @Override
+    public String otherFix() {
+        return columns == features ? "" : ", or name the label column(s) with data.labelColumn";
+    }
+
     private static CsvExamples sequences(String field, Path dir, String labelsField, Path labelDir, UserData d,
-                                         int classes) throws IOException, InterruptedException {
+                                         int classes, String sequenceOut) throws IOException, InterruptedException {
         List<Path> files = files(field, dir);
         List<Path> labelFiles = labelDir == null ? null : files(labelsField, labelDir);
+        if (labelFiles == null && sequenceOut != null) {
+            throw new InvalidSettingException(labelsField, labelsField + " is needed: the model's output, "
+                    + sequenceOut + ", is a feed-forward output layer, which takes one label per sequence, but the "
+                    + "labels are a column of every time step; put each sequence's label in a file of one line, named "
+                    + "as its sequence file, in a directory given as " + labelsField + ", with " + UserData.field(
+                    "alignment") + " align-end, or end the model with an RnnOutputLayer for a label per step");
+        }
         if (labelFiles != null) {
             for (int i = 0; i < Math.max(files.size(), labelFiles.size()); i++) {
                 String f = i < files.size() ? files.get(i).getFileName().toString() : null;
@@ -113,6 +149,7 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
         }
         SequenceRecordReader reader = sequenceReader(files, d);
         Columns columns = new Columns(field, null);
+        List<Integer> lengths = new ArrayList<>();
         int maxLabel = -1;
         boolean classification = d.task() == UserData.Task.CLASSIFICATION;
         while (reader.hasNext()) {
@@ -123,6 +160,7 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
             if (steps.isEmpty()) {
                 throw new InvalidSettingException(field, field + " " + file.getFileName() + " holds no time step");
             }
+            lengths.add(steps.size());
             for (int t = 0; t < steps.size(); t++) {
                 List<Writable> values = steps.get(t);
                 columns.check(values, d.skipLines() + t + 1);
@@ -137,10 +175,11 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
         if (labelFiles != null) {
             SequenceRecordReader labels = sequenceReader(labelFiles, d);
             Columns labelColumns = new Columns(labelsField, null);
-            while (labels.hasNext()) {
+            for (int sequence = 0; labels.hasNext(); sequence++) {
                 SequenceRecord s = labels.nextSequence();
                 labelColumns.file = Path.of(s.getMetaData().getURI());
                 List<List<Writable>> steps = s.getSequenceRecord();
+                checkLength(labelsField, labelColumns.file, steps.size(), lengths.get(sequence), d, sequenceOut);
                 for (int t = 0; t < steps.size(); t++) {
                     int line = d.skipLines() + t + 1;
                     labelColumns.check(steps.get(t), line);
@@ -163,7 +202,9 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
             reader.reset();
             var it = new SequenceRecordReaderDataSetIterator(reader, labels, files.size(), classification ? classes
                     : -1, !classification, alignment(d.alignment()));
-            return new CsvExamples(it.next(), columns.width, columns.width, maxLabel);
+            DataSet data = it.next();
+            return new CsvExamples(sequenceOut == null ? data : lastLabels(data), columns.width, columns.width,
+                    maxLabel);
         }
         if (!classification && d.labelColumns() != 1) {
             throw new InvalidSettingException(UserData.field("labelColumns"), UserData.field("labelColumns")
@@ -179,6 +220,44 @@ record CsvExamples(DataSet data, int columns, int features, int maxLabel) {
         var it = new SequenceRecordReaderDataSetIterator(reader, files.size(), classification ? classes : -1, label,
                 !classification);
         return new CsvExamples(it.next(), columns.width, columns.width - 1, maxLabel);
+    }
+
+    /** A label file's lines against its sequence's steps, as the alignment and the model's output need them. */
+    private static void checkLength(String labelsField, Path file, int labelSteps, int featureSteps, UserData d,
+                                    String sequenceOut) {
+        if (sequenceOut != null && labelSteps != 1) {
+            throw new InvalidSettingException(labelsField, labelsField + " " + file.getFileName() + " has "
+                    + labelSteps + " lines, but the model's output, " + sequenceOut + ", is a feed-forward output "
+                    + "layer, which takes one label per sequence; give each label file one line (with "
+                    + UserData.field("alignment") + " align-end), or end the model with an RnnOutputLayer for a label "
+                    + "per step");
+        }
+        if (d.alignment() == UserData.Alignment.EQUAL_LENGTH && labelSteps != featureSteps) {
+            throw new InvalidSettingException(UserData.field("alignment"), labelsField + " " + file.getFileName()
+                    + " has " + labelSteps + " line" + (labelSteps == 1 ? "" : "s") + " for a sequence of "
+                    + featureSteps + " steps, but " + UserData.field("alignment") + " is equal-length; set it to "
+                    + "align-end to line the labels up with the last steps (one label per sequence: the last step), "
+                    + "or align-start for the first steps");
+        }
+    }
+
+    /**
+     * Each sequence's label as a row: the label of its last labelled step, for an output that takes one label per
+     * sequence. The features keep their mask, from which a LastTimeStep layer picks each sequence's last step.
+     */
+    private static DataSet lastLabels(DataSet data) {
+        INDArray labels = data.getLabels();
+        INDArray mask = data.getLabelsMaskArray();
+        long n = labels.size(0);
+        INDArray rows = Nd4j.create(labels.dataType(), n, labels.size(1));
+        for (long i = 0; i < n; i++) {
+            long t = labels.size(2) - 1;
+            while (mask != null && t > 0 && mask.getDouble(i, t) == 0) {
+                t--;
+            }
+            rows.putRow(i, labels.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.point(t)));
+        }
+        return new DataSet(data.getFeatures(), rows, data.getFeaturesMaskArray(), null);
     }
 
     private static SequenceRecordReader sequenceReader(List<Path> files, UserData d)

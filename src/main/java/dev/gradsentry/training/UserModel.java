@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gradsentry.core.InvalidSettingException;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -12,6 +13,8 @@ import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -45,8 +48,11 @@ import java.util.zip.ZipFile;
  */
 record UserModel(Network network, int input, Output output) {
 
-    /** The output layer: its name in messages, its width and its loss function. */
-    record Output(String layer, long width, ILossFunction loss) {
+    /**
+     * The output layer: its name in messages, its width, its loss function, and whether it takes a label per time
+     * step of a sequence (an RnnOutputLayer) or one per example (an OutputLayer, after a LastTimeStep for sequences).
+     */
+    record Output(String layer, long width, ILossFunction loss, boolean perStep) {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -206,10 +212,9 @@ record UserModel(Network network, int input, Output output) {
     private static UserModel describe(Network network, String name) {
         if (network.model() instanceof MultiLayerNetwork net) {
             List<NeuralNetConfiguration> confs = net.getLayerWiseConfigurations().getConfs();
-            Layer first = unwrap(confs.get(0).getLayer());
             Layer last = unwrap(confs.get(confs.size() - 1).getLayer());
-            return new UserModel(network, first instanceof FeedForwardLayer f ? (int) f.getNIn() : -1,
-                    output(name, "layer " + (confs.size() - 1), last));
+            return new UserModel(network, width(net.getLayerWiseConfigurations().getInputPreProcess(0),
+                    confs.get(0).getLayer()), output(name, "layer " + (confs.size() - 1), last));
         }
         ComputationGraphConfiguration conf = ((ComputationGraph) network.model()).getConfiguration();
         if (conf.getNetworkInputs().size() != 1 || conf.getNetworkOutputs().size() != 1) {
@@ -220,9 +225,8 @@ record UserModel(Network network, int input, Output output) {
         String in = conf.getNetworkInputs().get(0);
         int width = -1;
         for (Map.Entry<String, List<String>> e : conf.getVertexInputs().entrySet()) {
-            if (e.getValue().contains(in) && conf.getVertices().get(e.getKey()) instanceof LayerVertex lv
-                    && unwrap(lv.getLayerConf().getLayer()) instanceof FeedForwardLayer f) {
-                width = (int) f.getNIn();
+            if (e.getValue().contains(in) && conf.getVertices().get(e.getKey()) instanceof LayerVertex lv) {
+                width = width(lv.getPreProcessor(), lv.getLayerConf().getLayer());
             }
         }
         String out = conf.getNetworkOutputs().get(0);
@@ -231,12 +235,23 @@ record UserModel(Network network, int input, Output output) {
         return new UserModel(network, width, output(name, "vertex '" + out + "'", last));
     }
 
+    /**
+     * The width of the rows a layer takes: its nIn, or the pixels of the images a FeedForwardToCnnPreProcessor
+     * ({@code InputType.convolutionalFlat}) makes of them; -1 when neither says.
+     */
+    private static int width(InputPreProcessor pre, Layer layer) {
+        if (pre instanceof FeedForwardToCnnPreProcessor images) {
+            return (int) (images.getInputHeight() * images.getInputWidth() * images.getNumChannels());
+        }
+        return unwrap(layer) instanceof FeedForwardLayer f ? (int) f.getNIn() : -1;
+    }
+
     private static Output output(String name, String where, Layer last) {
         if (!(last instanceof BaseOutputLayer o) || o.getLossFn() == null) {
             throw invalid("model '" + name + "': its output, " + where + ", is not an output layer with a loss "
                     + "function; end the model with an OutputLayer (or an RnnOutputLayer for sequences)");
         }
-        return new Output(where, o.getNOut(), o.getLossFn());
+        return new Output(where, o.getNOut(), o.getLossFn(), o instanceof RnnOutputLayer);
     }
 
     private static InvalidSettingException invalid(String message) {

@@ -30,10 +30,10 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * The {@code user} workload: the user's model ({@link UserModel}) on the user's CSV data ({@link CsvExamples}), both
- * checked against each other before the first step, each mismatch an {@link InvalidSettingException} naming the field
- * and the fix: the model's input width against the feature columns, its output width against the classes or label
- * columns, its loss function against the task, and last a dry run of the loss on one batch, which reports what DL4J
+ * The {@code user} workload: the user's model ({@link UserModel}) on the user's data (CSV read by DataVec,
+ * {@link CsvExamples}, or IDX images, {@link IdxExamples}), both checked against each other before the first step,
+ * each mismatch an {@link InvalidSettingException} naming the field and the fix: the model's input width against the
+ * features, its output width against the classes or label columns, its loss function against the task, and last a dry run of the loss on one batch, which reports what DL4J
  * itself finds wrong.
  *
  * <p>The examples are held in memory, each its own DataSet, shuffled by the run's seed as the built-in workloads are;
@@ -83,10 +83,16 @@ final class UserWorkload {
             throw e;
         } catch (RuntimeException e) {
             throw new InvalidSettingException("model", "the model cannot compute its loss on data.train: DL4J says "
-                    + UserModel.causes(e) + "; fit the model's input and output layers to the data"
-                    + (d.format() == UserData.Format.CSV_SEQUENCE ? " (sequences need recurrent layers and an "
-                    + "RnnOutputLayer; a graph needs setInputTypes(InputType.recurrent(features)) so that DL4J knows "
-                    + "its time series layout)" : ""));
+                    + UserModel.causes(e) + "; fit the model's input and output layers to the data" + switch (
+                    d.format()) {
+                        case CSV -> "";
+                        case CSV_SEQUENCE -> " (sequences need recurrent layers, and an RnnOutputLayer for a label "
+                                + "per step or a LastTimeStep layer before an OutputLayer for one per sequence; a "
+                                + "graph needs setInputTypes(InputType.recurrent(features)) so that DL4J knows its "
+                                + "time series layout)";
+                        case IDX -> " (each image is one row of pixels; a convolutional model needs "
+                                + "setInputType(InputType.convolutionalFlat(rows, cols, 1)))";
+                    });
         }
         DataSet held = examples.held();
         boolean classification = d.task() == UserData.Task.CLASSIFICATION;
@@ -144,29 +150,20 @@ final class UserWorkload {
     private static Examples examples(RunSpec spec, UserFiles files, int classes, DataNormalization saved,
                                      UserModel model) {
         UserData d = spec.data();
-        boolean sequences = d.format() == UserData.Format.CSV_SEQUENCE;
-        String trainField = UserData.field("train");
-        String labelsField = UserData.field("trainLabels");
-        CsvExamples train = CsvExamples.read(trainField, path(files, trainField, d.train(), sequences), labelsField,
-                d.trainLabels() == null ? null : files.directory(labelsField, d.trainLabels()), d, classes);
-        if (model != null && model.input() >= 0 && model.input() != train.features()) {
+        ExampleSet train = read(files, d, "train", d.train(), "trainLabels", d.trainLabels(), classes, model);
+        if (model.input() >= 0 && model.input() != train.features()) {
             throw new InvalidSettingException("model", "the model takes " + model.input() + " inputs (nIn of its "
-                    + "first layer) but data.train has " + train.features() + " feature columns ("
-                    + (train.columns() == train.features() ? train.columns() + " columns, labels in label files"
-                    : train.columns() + " columns less " + (train.columns() - train.features()) + " label column"
-                    + (train.columns() - train.features() == 1 ? "" : "s")) + "); give the first layer nIn "
-                    + train.features() + ", or name the label column(s) with data.labelColumn");
+                    + "first layer) but data.train has " + train.featuresText() + "; give the first layer nIn "
+                    + train.features() + train.otherFix());
         }
         List<DataSet> trainList = new ArrayList<>(train.data().asList());
         List<DataSet> heldList;
         if (d.test() != null) {
-            String testField = UserData.field("test");
-            String testLabels = UserData.field("testLabels");
-            CsvExamples test = CsvExamples.read(testField, path(files, testField, d.test(), sequences), testLabels,
-                    d.testLabels() == null ? null : files.directory(testLabels, d.testLabels()), d, classes);
-            if (test.columns() != train.columns()) {
-                throw new InvalidSettingException(testField, "data.test has " + test.columns() + " columns, "
-                        + "data.train " + train.columns() + "; held-out files must have the training files' columns");
+            ExampleSet test = read(files, d, "test", d.test(), "testLabels", d.testLabels(), classes, model);
+            if (!test.layout().equals(train.layout())) {
+                throw new InvalidSettingException(UserData.field("test"), "data.test has " + test.layout()
+                        + ", data.train " + train.layout() + "; held-out files must be laid out as the training "
+                        + "files");
             }
             heldList = test.data().asList();
         } else {
@@ -202,8 +199,19 @@ final class UserWorkload {
         return new Examples(trainSet.asList(), heldSet, normalizer);
     }
 
-    private static java.nio.file.Path path(UserFiles files, String field, String path, boolean directory) {
-        return directory ? files.directory(field, path) : files.file(field, path);
+    /** The set the fields {@code data.<name>} and {@code data.<labelsName>} name, read as their format says. */
+    private static ExampleSet read(UserFiles files, UserData d, String name, String path, String labelsName,
+                                   String labels, int classes, UserModel model) {
+        String field = UserData.field(name);
+        String labelsField = UserData.field(labelsName);
+        return switch (d.format()) {
+            case CSV -> CsvExamples.read(field, files.file(field, path), labelsField, null, d, classes, null);
+            case CSV_SEQUENCE -> CsvExamples.read(field, files.directory(field, path), labelsField,
+                    labels == null ? null : files.directory(labelsField, labels), d, classes,
+                    model.output().perStep() ? null : model.output().layer());
+            case IDX -> IdxExamples.read(field, files.file(field, path), labelsField, files.file(labelsField, labels),
+                    classes);
+        };
     }
 
     /** The examples in the order the run's seed gives, reshuffled after each pass, as the built-in workloads do. */

@@ -94,6 +94,9 @@ class UserRunResourceTest {
         "header not skipped    | \"skipLines\":1               | \"skipLines\":0              | data.train   | line 1",
         "unknown data field    | \"skipLines\":1               | \"skipLines\":1,\"colour\":2  | data.colour  | unknown field",
         "split and test        | \"skipLines\":1               | \"skipLines\":1,\"split\":0.5 | data.split  | not both",
+        "alignment by name     | \"skipLines\":1               | \"skipLines\":1,\"alignment\":\"sideways\" | data.alignment | valid: equal-length, align-start, align-end",
+        "alignment without labels | \"skipLines\":1            | \"skipLines\":1,\"alignment\":\"align-end\" | data.alignment | label files",
+        "idx without labels    | \"skipLines\":1               | \"format\":\"idx\"           | data.trainLabels | required for format idx",
         "model for built-in    | \"model\":\"model.json\"      | \"workload\":\"adding\",\"model\":\"model.json\" | model | only for workload user",
     })
     void aModelOrDataThatDoesNotFitIsA400NamingTheField(String name, String from, String to, String field,
