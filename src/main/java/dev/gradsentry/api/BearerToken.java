@@ -12,6 +12,7 @@ import jakarta.inject.Provider;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Optional;
 import java.util.Set;
@@ -19,7 +20,8 @@ import java.util.Set;
 /**
  * Guards every mutating request under {@code /api} with a bearer token; reads stay open, as do {@code /q/metrics}
  * and {@code /q/health}. Without a configured token nothing may mutate: there is no default that silently opens
- * the service. The token is compared in constant time and never logged.
+ * the service. Uploads ({@code /api/files/}) take the upload token ({@code gradsentry.upload.token}) instead of the
+ * API token, and without one they are refused (403). A token is compared in constant time and never logged.
  *
  * <p>It is a Vert.x route ({@link FrontRoute#TOKEN}), not a JAX-RS filter: it sees the headers before any byte of the
  * body is read, so a client without the token cannot hold a connection open by announcing a body and never sending
@@ -33,6 +35,7 @@ public class BearerToken {
     private final Provider<GradSentryConfig> config;
     private final ObjectMapper json;
     private volatile Optional<byte[]> token;
+    private volatile Optional<byte[]> uploadToken;
 
     /** The config is read on first use, by the startup checks or the first request. */
     public BearerToken(Provider<GradSentryConfig> config, ObjectMapper json) {
@@ -53,21 +56,35 @@ public class BearerToken {
         return t.orElse(null);
     }
 
+    private byte[] uploadToken() {
+        Optional<byte[]> t = uploadToken;
+        if (t == null) {
+            GradSentryConfig.Upload upload = config.get().upload();
+            t = load(upload.token(), upload.tokenFile(), "gradsentry.upload.token-file")
+                    .map(s -> s.getBytes(StandardCharsets.UTF_8));
+            uploadToken = t;
+        }
+        return t.orElse(null);
+    }
+
     static Optional<String> load(GradSentryConfig config) {
-        Optional<String> direct = config.apiToken().map(String::strip).filter(t -> !t.isEmpty());
-        if (direct.isPresent() || config.apiTokenFile().isEmpty()) {
+        return load(config.apiToken(), config.apiTokenFile(), "gradsentry.api-token-file");
+    }
+
+    private static Optional<String> load(Optional<String> token, Optional<Path> file, String fileKey) {
+        Optional<String> direct = token.map(String::strip).filter(t -> !t.isEmpty());
+        if (direct.isPresent() || file.isEmpty()) {
             return direct;
         }
         try {
-            String fromFile = Files.readString(config.apiTokenFile().get()).strip();
+            String fromFile = Files.readString(file.get()).strip();
             if (fromFile.isEmpty()) {
-                throw new InvalidConfigException("gradsentry.api-token-file",
-                        "the file " + config.apiTokenFile().get() + " is empty");
+                throw new InvalidConfigException(fileKey, "the file " + file.get() + " is empty");
             }
             return Optional.of(fromFile);
         } catch (IOException e) {
-            throw new InvalidConfigException("gradsentry.api-token-file",
-                    "cannot read " + config.apiTokenFile().get() + " (" + e.getClass().getSimpleName() + ")");
+            throw new InvalidConfigException(fileKey, "cannot read " + file.get() + " (" + e.getClass()
+                    .getSimpleName() + ")");
         }
     }
 
@@ -75,12 +92,24 @@ public class BearerToken {
         return token() != null;
     }
 
+    public boolean uploadConfigured() {
+        return uploadToken() != null;
+    }
+
     private void check(RoutingContext context) {
         if (!MUTATING.contains(context.request().method().name()) || !context.normalizedPath().startsWith("/api/")) {
             context.next();
             return;
         }
-        byte[] token = token();
+        boolean upload = context.normalizedPath().startsWith(UserFileResource.PATH + "/");
+        byte[] token = upload ? uploadToken() : token();
+        if (token == null && upload) {
+            Problem.send(context, json, 403, "Forbidden", "uploads are disabled: no upload token is configured; set "
+                    + "GRADSENTRY_UPLOAD_TOKEN (or gradsentry.upload.token, or gradsentry.upload.token-file) and send "
+                    + "it as 'Authorization: Bearer <token>', or put the files into the user directory yourself",
+                    "Authorization");
+            return;
+        }
         if (token == null) {
             unauthorized(context, "changes are disabled: no API token is configured; set GRADSENTRY_API_TOKEN (or "
                     + "gradsentry.api-token, or gradsentry.api-token-file) and send it as 'Authorization: Bearer "
@@ -94,7 +123,8 @@ public class BearerToken {
         }
         byte[] given = header.substring(7).strip().getBytes(StandardCharsets.UTF_8);
         if (!MessageDigest.isEqual(token, given)) {
-            unauthorized(context, "the bearer token is wrong");
+            unauthorized(context, upload ? "the bearer token is wrong: an upload takes the upload token "
+                    + "(gradsentry.upload.token), not the API token" : "the bearer token is wrong");
             return;
         }
         context.next();

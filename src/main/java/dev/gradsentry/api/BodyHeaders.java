@@ -38,8 +38,9 @@ public class BodyHeaders {
         boolean chunked = context.request().getHeader(HttpHeaders.TRANSFER_ENCODING) != null;
         if (context.request().getHeader(HttpHeaders.CONTENT_TYPE) == null && (chunked
                 || length != null && !length.strip().equals("0"))) {
-            refuse(context, 415, "Unsupported Media Type", "the body has no content type; send it as JSON with "
-                    + "'Content-Type: application/json'", "Content-Type");
+            refuse(context, 415, "Unsupported Media Type", "the body has no content type; " + (upload(
+                    context.normalizedPath()) ? "send the file with 'Content-Type: application/octet-stream'"
+                    : "send it as JSON with 'Content-Type: application/json'"), "Content-Type");
             return;
         }
         if (length == null) {
@@ -61,15 +62,23 @@ public class BodyHeaders {
         context.next();
     }
 
+    /** Whether the path is an upload's, whose body is a file of any kind rather than JSON. */
+    static boolean upload(String path) {
+        return path.startsWith(UserFileResource.PATH + "/");
+    }
+
     /** The largest body a path under {@code /api} takes. */
     int limit(String path) {
-        return path.startsWith("/api/alerts/") ? config.alerts().maxBodyBytes() : MAX_API_BODY_BYTES;
+        return path.startsWith("/api/alerts/") ? config.alerts().maxBodyBytes()
+                : upload(path) ? config.upload().maxMib() * 1024 * 1024 : MAX_API_BODY_BYTES;
     }
 
     String tooLarge(String path, long bytes) {
         int limit = limit(path);
         return "the body has " + bytes + " bytes, more than " + (path.startsWith("/api/alerts/")
-                ? "gradsentry.alerts.max-body-bytes (" + limit + ")" : "the " + limit + " bytes this endpoint takes");
+                ? "gradsentry.alerts.max-body-bytes (" + limit + ")" : upload(path) ? "gradsentry.upload.max-mib ("
+                + config.upload().maxMib() + " MiB, " + limit + " bytes); raise it or put the file into the user "
+                + "directory yourself" : "the " + limit + " bytes this endpoint takes");
     }
 
     private void refuse(RoutingContext context, int status, String title, String detail, String field) {

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>A client that announces a body and sends it slowly, or never, holds no thread: the body must arrive whole within
  * {@code gradsentry.http.body-timeout} (else 408, one WARN line), and at most {@code gradsentry.http.max-body-reads}
- * bodies are read at once (more are answered 503 at once). Every refusal closes the connection.
+ * bodies are read at once (more are answered 503 at once), of which one upload ({@link UserFileResource}, which may
+ * be far larger than JSON). Every refusal closes the connection.
  */
 @ApplicationScoped
 public class JsonBody {
@@ -37,6 +38,8 @@ public class JsonBody {
     private final ObjectMapper json;
     /** Bodies being read now. */
     private final AtomicInteger reading = new AtomicInteger();
+    /** Uploads being read now: at most one, as each may hold up to gradsentry.upload.max-mib of heap. */
+    private final AtomicInteger uploading = new AtomicInteger();
 
     public JsonBody(BodyHeaders limit, GradSentryConfig config, ObjectMapper json) {
         this.limit = limit;
@@ -65,7 +68,16 @@ public class JsonBody {
                     + "(gradsentry.http.max-body-reads); try again", ProblemMappers.BODY);
             return;
         }
-        new Read(context).start();
+        boolean upload = BodyHeaders.upload(context.normalizedPath());
+        if (upload && uploading.incrementAndGet() > 1) {
+            uploading.decrementAndGet();
+            reading.decrementAndGet();
+            context.response().putHeader(HttpHeaders.RETRY_AFTER, "1");
+            Problem.send(context, json, 503, "Service Unavailable", "another upload is being read; uploads are read "
+                    + "one at a time, try again when it is done", ProblemMappers.BODY);
+            return;
+        }
+        new Read(context, upload).start();
     }
 
     /** One body being read; every callback runs on the connection's event loop. */
@@ -74,13 +86,15 @@ public class JsonBody {
         private final String path;
         private final int max;
         private final Buffer body = Buffer.buffer();
+        private final boolean upload;
         private long timer;
         private boolean finished;
 
-        Read(RoutingContext context) {
+        Read(RoutingContext context, boolean upload) {
             this.context = context;
             this.path = context.normalizedPath();
             this.max = limit.limit(path);
+            this.upload = upload;
         }
 
         void start() {
@@ -119,7 +133,8 @@ public class JsonBody {
                 if (!finish()) {
                     return;
                 }
-                String invalid = notUtf8(body.getBytes());
+                // An upload is a file of any kind: a model zip or an IDX file is not text.
+                String invalid = upload ? null : notUtf8(body.getBytes());
                 if (invalid != null) {
                     Problem.send(context, json, 400, "Bad Request", invalid, ProblemMappers.BODY);
                     return;
@@ -138,6 +153,9 @@ public class JsonBody {
             finished = true;
             context.vertx().cancelTimer(timer);
             reading.decrementAndGet();
+            if (upload) {
+                uploading.decrementAndGet();
+            }
             return true;
         }
     }

@@ -60,6 +60,10 @@ public class ServiceBeans {
         } else {
             LOG.warn("no API token configured (GRADSENTRY_API_TOKEN): POST, PUT and DELETE under /api are refused");
         }
+        if (token.uploadConfigured()) {
+            LOG.infof("upload token configured: PUT /api/files/{path} writes files of up to %d MiB under %s",
+                    config.upload().maxMib(), config.userDir());
+        }
         // The OpenMP pool is sized from OMP_NUM_THREADS when the native library loads; these calls cap ND4J's own
         // use of it, which recovers part but not all of the difference (measured on the MLP: 15 ms/step unset,
         // 9.5 ms with these calls, 7 ms with OMP_NUM_THREADS=1).

@@ -151,6 +151,35 @@ public interface GradSentryConfig {
     /** A file holding the token, e.g. a mounted Kubernetes Secret; used when {@code api-token} is unset. */
     Optional<Path> apiTokenFile();
 
+    Upload upload();
+
+    /**
+     * {@code PUT /api/files/{path}}: a model or data file written under {@link #userDir()}, for a run to name. It has
+     * a token of its own, not {@link #apiToken()}: the API token is also Alertmanager's (the webhook), and what may
+     * back off a learning rate need not be able to place files that DL4J will read.
+     */
+    interface Upload {
+        /**
+         * The bearer token an upload must carry; also read from the environment as {@code GRADSENTRY_UPLOAD_TOKEN}.
+         * Unset (and no token file): uploads are refused (403), nothing is writable by default.
+         */
+        Optional<String> token();
+
+        /** A file holding the upload token, e.g. a mounted Kubernetes Secret; used when {@code token} is unset. */
+        Optional<Path> tokenFile();
+
+        /**
+         * The largest file an upload may write, in MiB; larger ones are answered 413. The file is held in memory
+         * while it arrives (one upload at a time) and must arrive whole within {@code gradsentry.http.body-timeout}.
+         */
+        @WithDefault("" + DEFAULT_UPLOAD_MAX_MIB)
+        @Range(min = 1, max = 1024, message = "must be between 1 and 1024 (MiB an uploaded file may have)")
+        int maxMib();
+    }
+
+    /** The default of {@link Upload#maxMib()}: room for Fashion-MNIST's training images (45 MiB unpacked). */
+    int DEFAULT_UPLOAD_MAX_MIB = 64;
+
     Alerts alerts();
 
     Http http();

@@ -41,6 +41,40 @@ public record UserFiles(Path root) {
         return p;
     }
 
+    /**
+     * Writes {@code content} to the file {@code path} names, creating its directories, atomically ({@link
+     * AtomicFile}): a run reading the file at the same time sees the old content or the new, never a part. A new
+     * file's nearest existing directory must lie inside the user directory too (a link inside that points outside is
+     * refused as for reading).
+     *
+     * @return whether a file was replaced (false: a new file)
+     * @throws IOException when the user directory cannot be written (a read-only volume, a full disk)
+     */
+    public boolean write(String field, String path, byte[] content) throws IOException {
+        Path p = resolve(field, path);
+        Path base = root.toAbsolutePath().normalize();
+        if (p.equals(base) || Files.isDirectory(p)) {
+            throw new InvalidSettingException(field, field + " '" + path + "' is a directory; name a file, such as "
+                    + "data/train.csv");
+        }
+        if (p.getFileName().toString().startsWith(".")) {
+            // AtomicFile's temporary files are hidden, and a sequence directory's reader skips hidden files.
+            throw new InvalidSettingException(field, field + " '" + path + "' names a hidden file; give a file "
+                    + "name that does not start with '.'");
+        }
+        Files.createDirectories(base);
+        Path existing = p.getParent();
+        while (!Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (!existing.toRealPath().startsWith(base.toRealPath())) {
+            throw outside(field, path);
+        }
+        boolean replaced = Files.exists(p);
+        AtomicFile.replace(p, content);
+        return replaced;
+    }
+
     private String where() {
         return "; put it under " + root + ", the user directory (" + KEY + ")";
     }
