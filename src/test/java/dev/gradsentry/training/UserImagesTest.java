@@ -3,7 +3,6 @@ package dev.gradsentry.training;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gradsentry.core.InvalidSettingException;
-import dev.gradsentry.core.probe.GradientProbe;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -23,6 +22,7 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.function.Consumer;
 
+import static dev.gradsentry.training.UserRuns.assertNames;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -98,23 +98,8 @@ class UserImagesTest {
         return assertThrows(InvalidSettingException.class, () -> prepare(run));
     }
 
-    private static void assertNames(InvalidSettingException e, String field, String... words) {
-        assertEquals(field, e.field(), e.getMessage());
-        for (String w : words) {
-            assertTrue(e.getMessage().contains(w), "'" + w + "' in: " + e.getMessage());
-        }
-    }
-
-    /** Trains 60 steps; returns the held-out accuracy after them. */
     private static double trained(TrainingSetup setup) {
-        GradientProbe probe = setup.network().attachProbe();
-        double first = Double.NaN;
-        for (int i = 0; i < 60; i++) {
-            setup.network().fit(setup.train().next());
-            first = i == 0 ? probe.lastStep().loss() : first;
-        }
-        assertTrue(probe.lastStep().loss() < first, "loss " + first + " -> " + probe.lastStep().loss());
-        return setup.evaluate(60).value();
+        return UserRuns.trained(setup, 60);
     }
 
     @Test

@@ -2,6 +2,8 @@ package dev.gradsentry.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gradsentry.core.InvalidSettingException;
+import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.examples.ExampleFiles;
 
 import java.io.IOException;
@@ -9,6 +11,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The examples under {@code examples/} as user directories of tests: each copied into a temporary directory. */
 public final class UserRuns {
@@ -64,6 +69,26 @@ public final class UserRuns {
 
     public static RunSpec spec(String example, long steps) {
         return spec(runFile(example), steps);
+    }
+
+    /** Asserts that {@code e} names the field {@code field} and that its message holds each of {@code words}. */
+    public static void assertNames(InvalidSettingException e, String field, String... words) {
+        assertEquals(field, e.field(), e.getMessage());
+        for (String w : words) {
+            assertTrue(e.getMessage().contains(w), "'" + w + "' in: " + e.getMessage());
+        }
+    }
+
+    /** Trains {@code steps} steps, asserts that the loss came down, and returns the held-out metric after them. */
+    public static double trained(TrainingSetup setup, int steps) {
+        GradientProbe probe = setup.network().attachProbe();
+        double first = Double.NaN;
+        for (int i = 0; i < steps; i++) {
+            setup.network().fit(setup.train().next());
+            first = i == 0 ? probe.lastStep().loss() : first;
+        }
+        assertTrue(probe.lastStep().loss() < first, "loss " + first + " -> " + probe.lastStep().loss());
+        return setup.evaluate(steps).value();
     }
 
     public static final String[] ALL = {ExampleFiles.TABULAR, ExampleFiles.REGRESSION, ExampleFiles.SEQUENCE};

@@ -2,7 +2,6 @@ package dev.gradsentry.training;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gradsentry.core.InvalidSettingException;
-import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.examples.ExampleFiles;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.rnn.LastTimeStepVertex;
@@ -21,7 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static dev.gradsentry.training.UserRuns.assertNames;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -61,23 +60,9 @@ class UserSequencesTest {
         return assertThrows(InvalidSettingException.class, () -> prepare(data));
     }
 
-    private static void assertNames(InvalidSettingException e, String field, String... words) {
-        assertEquals(field, e.field(), e.getMessage());
-        for (String w : words) {
-            assertTrue(e.getMessage().contains(w), "'" + w + "' in: " + e.getMessage());
-        }
-    }
-
     /** Trains 60 steps: the loss comes down and the held-out accuracy beats guessing (3 classes). */
     private static void trains(TrainingSetup setup) {
-        GradientProbe probe = setup.network().attachProbe();
-        double first = Double.NaN;
-        for (int i = 0; i < 60; i++) {
-            setup.network().fit(setup.train().next());
-            first = i == 0 ? probe.lastStep().loss() : first;
-        }
-        assertTrue(probe.lastStep().loss() < first, "loss " + first + " -> " + probe.lastStep().loss());
-        double accuracy = setup.evaluate(60).value();
+        double accuracy = UserRuns.trained(setup, 60);
         assertTrue(accuracy > 0.5, "held-out accuracy " + accuracy);
     }
 
