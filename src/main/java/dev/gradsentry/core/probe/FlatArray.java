@@ -1,59 +1,89 @@
 package dev.gradsentry.core.probe;
 
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import sun.misc.Unsafe;
 
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
+import java.lang.reflect.Field;
 
 /**
- * A heap copy of a network's flattened parameter or gradient array, so that the statistics of every parameter come
- * from one bulk copy and tight Java loops instead of one ND4J op (and one native round trip) per statistic per
- * parameter. Measured on the small MLP: per-parameter ND4J reductions and per-element reads of the native buffer
- * both cost over 10% of a step; a bulk copy plus these loops cost about 1%.
+ * A network's flattened parameter or gradient array, read in place in ND4J's native memory, so that the statistics
+ * of every parameter come from tight Java loops instead of one ND4J op (and one native round trip) per statistic per
+ * parameter. Measured on the small MLP: per-parameter ND4J reductions and per-element reads through ND4J's buffer
+ * both cost over 10% of a step; a heap copy of the gradients and the parameters plus these loops cost 3-4% (the
+ * copies push DL4J's own data out of the cache), reading in place about 1% (see docs/benchmarks.md, 1 December).
  *
- * <p>Offsets are element offsets into the flattened array, as DL4J's per-parameter views report them.
+ * <p>The native memory is read through {@link Unsafe} (module {@code jdk.unsupported}, there in every JDK 17
+ * runtime): {@code ByteBuffer} reads check bounds and the buffer's liveness on every element and ran about three
+ * times slower here. Bounds are checked once per range instead ({@link #covers}), and the array is read only during
+ * the listener call that loaded it, while the network holds it. Where {@code Unsafe} is missing {@link #load}
+ * returns false and the probe uses ND4J ops.
+ *
+ * <p>Offsets are element offsets into the flattened array, as DL4J's per-parameter views report them. The sums are
+ * the ones the earlier heap copy computed, in the same order, so every statistic is bitwise what it was.
  */
 final class FlatArray {
 
-    private float[] floats = new float[0];
-    private double[] doubles = new double[0];
+    private static final Unsafe UNSAFE = unsafe();
+
+    private long address;
     private boolean isFloat;
     private long length;
     private double lastMaxAbs;
 
+    private static Unsafe unsafe() {
+        try {
+            Field f = Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (Unsafe) f.get(null);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
     /**
-     * Copies {@code flat} to the heap; returns false when its memory is not a plain float or double buffer starting
-     * at its first element, in which case the caller must use ND4J ops instead.
+     * Points at {@code flat}'s memory; returns false when it is not a plain float or double buffer starting at its
+     * first element, in which case the caller must use ND4J ops instead.
      */
     boolean load(INDArray flat) {
         length = 0;
-        if (flat == null || flat.offset() != 0 || flat.data().length() != flat.length()
-                || flat.length() > Integer.MAX_VALUE - 8) {
+        if (UNSAFE == null || flat == null || flat.offset() != 0 || flat.data().length() != flat.length()
+                || flat.length() > Integer.MAX_VALUE - 8 || flat.isEmpty()) {
             return false;
         }
-        int n = (int) flat.length();
-        if (flat.dataType() == DataType.FLOAT) {
-            if (floats.length < n) {
-                floats = new float[n];
-            }
-            FloatBuffer buffer = flat.data().asNioFloat();
-            buffer.position(0);
-            buffer.get(floats, 0, n);
-            isFloat = true;
-        } else if (flat.dataType() == DataType.DOUBLE) {
-            if (doubles.length < n) {
-                doubles = new double[n];
-            }
-            DoubleBuffer buffer = flat.data().asNioDouble();
-            buffer.position(0);
-            buffer.get(doubles, 0, n);
-            isFloat = false;
-        } else {
+        DataType type = flat.dataType();
+        if (type != DataType.FLOAT && type != DataType.DOUBLE) {
             return false;
         }
-        length = n;
+        DataBuffer data = flat.data();
+        long at = data.address();
+        if (at == 0) {
+            return false;
+        }
+        isFloat = type == DataType.FLOAT;
+        address = at;
+        length = flat.length();
+        // The buffer's own reads of its first and last element must see what the address holds: a buffer laid out
+        // differently (an offset pointer, another backend) falls back to ND4J ops instead of reading wrong memory.
+        if (!sameBits(0, data) || !sameBits(length - 1, data)) {
+            length = 0;
+            return false;
+        }
         return true;
+    }
+
+    private boolean sameBits(long i, DataBuffer data) {
+        return isFloat ? Float.floatToRawIntBits(floatAt(i)) == Float.floatToRawIntBits(data.getFloat(i))
+                : Double.doubleToRawLongBits(doubleAt(i)) == Double.doubleToRawLongBits(data.getDouble(i));
+    }
+
+    private float floatAt(long i) {
+        return UNSAFE.getFloat(address + 4 * i);
+    }
+
+    private double doubleAt(long i) {
+        return UNSAFE.getDouble(address + 8 * i);
     }
 
     /** True when {@code view} is a contiguous slice of the loaded array, so that it can be read by offset. */
@@ -62,14 +92,14 @@ final class FlatArray {
                 && view.offset() + view.length() <= length;
     }
 
-    /** Sum of squares of {@code count} values from {@code from}. */
+    /** Sum of squares of {@code count} values from {@code from}; the range must be {@link #covers covered}. */
     double sumOfSquares(long from, long count) {
         int start = (int) from;
         int end = (int) (from + count);
         if (!isFloat) {
             return doubleSquares(start, end, false);
         }
-        float[] f = floats;
+        long base = address;
         // Eight float accumulators keep the adds independent; each holds about an eighth of the sum.
         float a = 0;
         float b = 0;
@@ -81,18 +111,28 @@ final class FlatArray {
         float k = 0;
         int i = start;
         for (; i + 7 < end; i += 8) {
-            a += f[i] * f[i];
-            b += f[i + 1] * f[i + 1];
-            c += f[i + 2] * f[i + 2];
-            d += f[i + 3] * f[i + 3];
-            e += f[i + 4] * f[i + 4];
-            g += f[i + 5] * f[i + 5];
-            h += f[i + 6] * f[i + 6];
-            k += f[i + 7] * f[i + 7];
+            long p = base + 4L * i;
+            float x0 = UNSAFE.getFloat(p);
+            float x1 = UNSAFE.getFloat(p + 4);
+            float x2 = UNSAFE.getFloat(p + 8);
+            float x3 = UNSAFE.getFloat(p + 12);
+            float x4 = UNSAFE.getFloat(p + 16);
+            float x5 = UNSAFE.getFloat(p + 20);
+            float x6 = UNSAFE.getFloat(p + 24);
+            float x7 = UNSAFE.getFloat(p + 28);
+            a += x0 * x0;
+            b += x1 * x1;
+            c += x2 * x2;
+            d += x3 * x3;
+            e += x4 * x4;
+            g += x5 * x5;
+            h += x6 * x6;
+            k += x7 * x7;
         }
         double sum = ((double) a + b) + ((double) c + d) + ((double) e + g) + ((double) h + k);
         for (; i < end; i++) {
-            sum += (double) f[i] * f[i];
+            float x = UNSAFE.getFloat(base + 4L * i);
+            sum += (double) x * x;
         }
         return sum;
     }
@@ -100,7 +140,7 @@ final class FlatArray {
     /**
      * Sum of squares of {@code count} values from {@code from}, and their largest absolute value (read it with
      * {@link #lastMaxAbs()}; NaN if any value is NaN). Two simple loops: C2 compiles this plain max loop to far
-     * faster code than a max folded into the sum loop.
+     * faster code than a max folded into the sum loop, and the second loop finds the range in the cache.
      */
     double sumOfSquaresAndMax(long from, long count) {
         int start = (int) from;
@@ -109,31 +149,34 @@ final class FlatArray {
             return doubleSquares(start, end, true);
         }
         double sum = sumOfSquares(from, count);
-        float[] f = floats;
+        long base = address;
         float max = 0;
         for (int i = start; i < end; i++) {
-            max = Math.max(max, Math.abs(f[i]));
+            max = Math.max(max, Math.abs(UNSAFE.getFloat(base + 4L * i)));
         }
         lastMaxAbs = max;
         return sum;
     }
 
     private double doubleSquares(int from, int end, boolean withMax) {
-        double[] f = doubles;
+        long base = address;
         double a = 0;
         double b = 0;
         int i = from;
         for (; i + 1 < end; i += 2) {
-            a += f[i] * f[i];
-            b += f[i + 1] * f[i + 1];
+            double x0 = UNSAFE.getDouble(base + 8L * i);
+            double x1 = UNSAFE.getDouble(base + 8L * i + 8);
+            a += x0 * x0;
+            b += x1 * x1;
         }
         for (; i < end; i++) {
-            a += f[i] * f[i];
+            double x = UNSAFE.getDouble(base + 8L * i);
+            a += x * x;
         }
         if (withMax) {
             double max = 0;
             for (int j = from; j < end; j++) {
-                max = Math.max(max, Math.abs(f[j]));
+                max = Math.max(max, Math.abs(UNSAFE.getDouble(base + 8L * j)));
             }
             lastMaxAbs = max;
         }
@@ -146,10 +189,10 @@ final class FlatArray {
     }
 
     long nonFinite(long from, long count) {
-        int end = (int) (from + count);
+        long end = from + count;
         long bad = 0;
-        for (int i = (int) from; i < end; i++) {
-            double v = isFloat ? floats[i] : doubles[i];
+        for (long i = from; i < end; i++) {
+            double v = isFloat ? floatAt(i) : doubleAt(i);
             if (!Double.isFinite(v)) {
                 bad++;
             }
