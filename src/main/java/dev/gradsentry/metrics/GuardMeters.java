@@ -68,6 +68,9 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
     /** The guard now protecting the run; its thresholds and clipping state are read from it. */
     public void guardAttached(Guard g) {
         guard = g;
+        if (registry != null) {
+            skippedSteps(SpikeDetector.GLOBAL);
+        }
         synchronized (clipped) {
             Arrays.fill(clipped, false);
             seen = 0;
@@ -83,13 +86,21 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
                     .description("Guard interventions by kind and reason; applied=false in observe mode")
                     .register(registry).increment();
             if (i.kind() == InterventionKind.SKIP && i.applied()) {
-                Counter.builder(SKIPPED_STEPS).tags(extraTags)
-                        .tag("layer", i.layer() == null ? SpikeDetector.GLOBAL : i.layer())
-                        .description("Steps the guard skipped (dropped their update), by the layer whose gradient "
-                                + "spiked; layer=global for the global norm or a non-finite gradient")
-                        .register(registry).increment();
+                skippedSteps(i.layer() == null ? SpikeDetector.GLOBAL : i.layer()).increment();
             }
         }
+    }
+
+    /**
+     * The skip counter of one cause. Each exists from the moment the guard is attached (global) or has seen the
+     * layers (one per layer), at 0: a series that appears only at its first skip has no earlier sample, so
+     * Prometheus' {@code increase()} would not count that skip.
+     */
+    private Counter skippedSteps(String layer) {
+        return Counter.builder(SKIPPED_STEPS).tags(extraTags).tag("layer", layer)
+                .description("Steps the guard skipped (dropped their update), by the layer whose gradient "
+                        + "spiked; layer=global for the global norm or a non-finite gradient")
+                .register(registry);
     }
 
     @Override
@@ -154,6 +165,7 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
         }
         Counter[] counters = new Counter[layers.size() - 1];
         for (int i = 0; i < counters.length; i++) {
+            skippedSteps(layers.get(i + 1));
             counters[i] = Counter.builder(CLIPPED_STEPS).tags(extraTags).tag("layer", layers.get(i + 1))
                     .description("Steps whose gradient the guard clipped in the layer (in observe mode: would have "
                             + "clipped)")

@@ -44,4 +44,22 @@ class GuardMetersTest {
         assertEquals(10.0, count(registry, GuardMeters.CLIPPED_STEPS, "1_output"));
         assertEquals(1.0, count(registry, GuardMeters.SKIPPED_STEPS, "global"), "the NaN step was skipped");
     }
+
+    @Test
+    void skipCountersExistAtZeroBeforeTheFirstSkipSoThatIncreaseCountsIt() {
+        MultiLayerNetwork net = net();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        GuardMeters meters = new GuardMeters(Tags.empty());
+        meters.bindTo(registry);
+        GradientProbe probe = GradientProbe.attach(net).addObserver(meters);
+        Guard guard = new Guard(net, "test", FixedClip.globalNorm(1e9), GuardSettings.defaults(), Clock.systemUTC());
+        guard.addListener(meters);
+        probe.intercept(guard);
+        meters.guardAttached(guard);
+        assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "global"), "there as soon as the guard is");
+        Nd4j.getRandom().setSeed(1);
+        net.fit(new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2)));
+        assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "0_dense"), "there once the layers are known");
+        assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "1_output"));
+    }
 }
