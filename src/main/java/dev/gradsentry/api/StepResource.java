@@ -67,16 +67,18 @@ public class StepResource {
             return Response.ok((StreamingOutput) out -> writeCsv(history, q, out), CSV + "; charset=utf-8").build();
         }
         long last = Math.min(q.to(), status.step() - 1);
-        long rows = last < q.from() ? 0 : (last - q.from()) / q.every() + 1;
+        // One row per bucket of every steps that the range touches.
+        long rows = last < q.from() ? 0 : Math.floorDiv(last, q.every()) - Math.floorDiv(q.from(), q.every()) + 1;
         if (rows > MAX_JSON_ROWS) {
-            long every = (last - q.from()) / MAX_JSON_ROWS + 1;
+            // (last - from) / every + 2 buckets at most, which this every keeps within the bound
+            long every = (last - q.from()) / (MAX_JSON_ROWS - 1) + 1;
             throw new InvalidSettingException("every", "the range holds " + rows + " rows; a JSON answer holds at "
                     + "most " + MAX_JSON_ROWS + ": ask for every=" + every + " or more, a narrower from/to, or CSV "
                     + "(Accept: text/csv), which has no limit");
         }
         List<StepRow> selected = new ArrayList<>();
         try {
-            // Rows with a held-out metric come on top of the estimate; the bound holds all the same.
+            // Steps written after the estimate may add a row or two; the bound holds all the same.
             history.read(q.from(), q.to(), q.every(), r -> selected.add(r) && selected.size() < 2 * MAX_JSON_ROWS);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the step history of run " + id + ": " + e.getMessage(), e);

@@ -100,7 +100,7 @@ public final class StepHistory implements AutoCloseable {
     }
 
     /** The network's layer names, in the order of every row's layers; set when the probe is attached. */
-    void layers(List<String> names) {
+    public void layers(List<String> names) {
         layers = List.copyOf(names);
     }
 
@@ -113,7 +113,7 @@ public final class StepHistory implements AutoCloseable {
      * @param clipped    whether the decision changed the step's gradient
      * @param heldOut    the held-out metric measured right after the step, NaN when none
      */
-    boolean offer(long step, StepStats stats, Map<String, Double> thresholds, boolean clipped, double heldOut) {
+    public boolean offer(long step, StepStats stats, Map<String, Double> thresholds, boolean clipped, double heldOut) {
         return enqueue(new Step(step, stats, thresholds, clipped, heldOut));
     }
 
@@ -484,9 +484,11 @@ public final class StepHistory implements AutoCloseable {
     }
 
     /**
-     * Reads the rows with {@code from <= step <= to} whose step is a multiple of {@code every}, or that carry a
-     * held-out metric, oldest first, into {@code sink}; a row carries the metric measured right after its step.
-     * Safe while the run writes: a record being written is not read yet.
+     * Reads the steps with {@code from <= step <= to}, oldest first, into {@code sink}, one row per bucket of
+     * {@code every} steps (the steps {@code k * every} to {@code k * every + every - 1}, cut to the range), so that
+     * nothing that happened between two rows is lost: see {@link Bucket} for how a bucket's steps become one row.
+     * With {@code every = 1} each row is one step as it was written. Safe while the run writes: a record being
+     * written is not read yet.
      */
     public void read(long from, long to, long every, RowSink sink) throws IOException {
         Selection selection = new Selection(from, to, every, sink);
@@ -507,22 +509,21 @@ public final class StepHistory implements AutoCloseable {
                 throw selection.failure;
             }
         }
-        if (selection.pending != null && !selection.stopped) {
-            sink.row(selection.pending);
+        if (!selection.stopped) {
+            selection.emit();
         }
     }
 
     /**
-     * Picks the rows of a read. A row is handed on only once the next record is read, because an evaluation record
-     * that follows it belongs to it; the last row skipped is kept for the same reason.
+     * Gathers the rows of a read into buckets. A bucket is handed on once a step of a later bucket (or the end of the
+     * range) is read: an evaluation record follows the step it belongs to, so by then the bucket has all of its own.
      */
     private static final class Selection implements StepFile.Records {
         private final long from;
         private final long to;
         private final long every;
         private final RowSink sink;
-        private StepRow pending;
-        private StepRow skipped;
+        private Bucket bucket;
         private boolean stopped;
         private IOException failure;
 
@@ -536,47 +537,144 @@ public final class StepHistory implements AutoCloseable {
         @Override
         public boolean step(long offset, StepRow row) {
             if (row.step() > to) {
+                emit();
                 stopped = true;
-                return emit(null);
+                return false;
             }
             if (row.step() < from) {
                 return true;
             }
-            if (row.step() % every != 0 && Double.isNaN(row.heldOut())) {
-                skipped = row;
-                return true;
+            long index = Math.floorDiv(row.step(), every);
+            if (bucket != null && bucket.index != index && !emit()) {
+                return false;
             }
-            return emit(row);
-        }
-
-        @Override
-        public boolean evaluation(long offset, long step, double value) {
-            if (pending != null && pending.step() == step) {
-                pending = pending.withHeldOut(value);
-            } else if (skipped != null && skipped.step() == step) {
-                StepRow row = skipped.withHeldOut(value);
-                skipped = null;
-                return emit(row);
+            if (bucket == null) {
+                bucket = new Bucket(index, row);
+            } else {
+                bucket.add(row);
             }
             return true;
         }
 
-        /** Hands on the pending row and makes {@code next} the pending one; false once the sink stops. */
-        private boolean emit(StepRow next) {
-            StepRow previous = pending;
-            pending = next;
+        @Override
+        public boolean evaluation(long offset, long step, double value) {
+            if (bucket != null && step >= from && step <= to && Math.floorDiv(step, every) == bucket.index) {
+                bucket.heldOut = value;
+            }
+            return true;
+        }
+
+        /** Hands on the bucket being gathered, if any; false once the sink stops. */
+        boolean emit() {
+            Bucket b = bucket;
+            bucket = null;
             try {
-                if (previous != null && !sink.row(previous)) {
+                if (b != null && !sink.row(b.row())) {
                     stopped = true;
                 }
             } catch (IOException e) {
                 failure = e;
                 stopped = true;
             }
-            if (stopped) {
-                pending = null;
-            }
             return !stopped;
+        }
+    }
+
+    /**
+     * The steps of one bucket of {@code every}, as one row that keeps what matters of each: a one-step spike or
+     * non-finite value still shows after any amount of thinning. The row carries
+     * <ul>
+     * <li>the bucket's last step (the next bucket starts after it: a page that asks from there on misses nothing)
+     * and its epoch;</li>
+     * <li>the largest global norm and max-abs value, and each layer's largest norm and max-abs value, where a NaN
+     * counts as the largest (as {@code Math.max} does), so that a non-finite step is not hidden;</li>
+     * <li>the sum of the non-finite value counts, and {@code clipped} if any step was;</li>
+     * <li>the mean loss (one non-finite loss makes it non-finite) and the learning rate of the last step, the rate
+     * in force when the bucket ends;</li>
+     * <li>the smallest clip threshold in force (the tightest bound; NaN when no step had one) and each layer's
+     * largest sampled update ratio (NaN when none was sampled);</li>
+     * <li>the held-out metric measured after a step of the bucket, the last one if several.</li>
+     * </ul>
+     * With one step per bucket the row is that step's row, bit for bit.
+     */
+    private static final class Bucket {
+        final long index;
+        private long step;
+        private int epoch;
+        private double lossSum;
+        private int steps;
+        private double learningRate;
+        private double globalNorm;
+        private double maxAbs;
+        private long nonFinite;
+        private double clipThreshold;
+        private boolean clipped;
+        double heldOut;
+        private final double[][] layers;
+        private final long[] layerNonFinite;
+
+        Bucket(long index, StepRow first) {
+            this.index = index;
+            lossSum = first.loss();
+            globalNorm = first.globalNorm();
+            maxAbs = first.maxAbs();
+            clipThreshold = first.clipThreshold();
+            heldOut = first.heldOut();
+            nonFinite = first.nonFinite();
+            layers = new double[first.layers().size()][];
+            layerNonFinite = new long[first.layers().size()];
+            for (int i = 0; i < layers.length; i++) {
+                StepRow.Layer l = first.layers().get(i);
+                layers[i] = new double[] {l.norm(), l.maxAbs(), l.updateRatio(), l.clipThreshold()};
+                layerNonFinite[i] = l.nonFinite();
+            }
+            steps = 1;
+            latest(first);
+        }
+
+        void add(StepRow r) {
+            lossSum += r.loss();
+            steps++;
+            nonFinite += r.nonFinite();
+            globalNorm = Math.max(globalNorm, r.globalNorm());
+            maxAbs = Math.max(maxAbs, r.maxAbs());
+            clipThreshold = smallest(clipThreshold, r.clipThreshold());
+            if (!Double.isNaN(r.heldOut())) {
+                heldOut = r.heldOut();
+            }
+            for (int i = 0; i < layers.length && i < r.layers().size(); i++) {
+                StepRow.Layer l = r.layers().get(i);
+                double[] v = layers[i];
+                v[0] = Math.max(v[0], l.norm());
+                v[1] = Math.max(v[1], l.maxAbs());
+                v[2] = Double.isNaN(v[2]) ? l.updateRatio() : Double.isNaN(l.updateRatio()) ? v[2]
+                        : Math.max(v[2], l.updateRatio());
+                v[3] = smallest(v[3], l.clipThreshold());
+                layerNonFinite[i] += l.nonFinite();
+            }
+            latest(r);
+        }
+
+        private void latest(StepRow r) {
+            step = r.step();
+            epoch = r.epoch();
+            learningRate = r.learningRate();
+            clipped |= r.clipped();
+        }
+
+        /** The smaller of two thresholds, NaN (none in force) only when both are. */
+        private static double smallest(double a, double b) {
+            return Double.isNaN(a) ? b : Double.isNaN(b) ? a : Math.min(a, b);
+        }
+
+        StepRow row() {
+            List<StepRow.Layer> ls = new ArrayList<>(layers.length);
+            for (int i = 0; i < layers.length; i++) {
+                double[] v = layers[i];
+                ls.add(new StepRow.Layer(v[0], v[1], layerNonFinite[i], v[2], v[3]));
+            }
+            return new StepRow(step, epoch, steps == 1 ? lossSum : lossSum / steps, learningRate, globalNorm,
+                    maxAbs, nonFinite, clipThreshold, clipped, heldOut, ls);
         }
     }
 }

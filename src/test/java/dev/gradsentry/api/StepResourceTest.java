@@ -86,8 +86,10 @@ class StepResourceTest {
     @Test
     void aRangeEveryAndLayersSelectRowsAndColumns() {
         JsonPath j = steps("?from=5&to=24&every=5&layers=1_dense");
-        assertEquals(List.of(5, 9, 10, 15, 19, 20), j.getList("step", Integer.class),
-                "multiples of every, and the steps with a held-out metric");
+        assertEquals(List.of(9, 14, 19, 24), j.getList("step", Integer.class),
+                "one row per bucket of every steps, at the bucket's last step");
+        assertEquals(2, j.getList("heldOut", Float.class).stream().filter(v -> v != null).count(),
+                "the evaluations after steps 9 and 19 ride in their buckets' rows");
         assertEquals(List.of("1_dense"), new ArrayList<>(j.getMap("layers").keySet()));
         assertEquals(0, steps("?layers=").getMap("layers").size(), "layers= selects none");
         assertEquals(0, steps("?from=1000").getInt("rows"), "past the last step: nothing yet, not an error");

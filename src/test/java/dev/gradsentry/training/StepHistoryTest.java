@@ -120,18 +120,62 @@ class StepHistoryTest {
     }
 
     @Test
-    void aRangeWithEveryKeepsMultiplesOfEveryAndTheStepsThatCarryAHeldOutMetric() throws IOException {
+    void aRangeWithEveryGivesOneRowPerBucketEndingAtItsLastStepWithTheHeldOutMetricMeasuredInIt()
+            throws IOException {
         StepHistory h = new StepHistory(tmp, 256 * MIB);
         h.layers(names(3));
         write(h, 0, 200, 3);
         h.offerEvaluation(199, 0.9);
         h.close();
-        List<Long> steps = read(h, 40, 160, 20).stream().map(StepRow::step).toList();
-        assertEquals(List.of(40L, 49L, 60L, 80L, 99L, 100L, 120L, 140L, 149L, 160L), steps);
+        List<StepRow> rows = read(h, 40, 160, 20);
+        assertEquals(List.of(59L, 79L, 99L, 119L, 139L, 159L, 160L), rows.stream().map(StepRow::step).toList());
+        assertEquals(List.of(0.8, Double.NaN, 0.8, Double.NaN, Double.NaN, 0.8, Double.NaN),
+                rows.stream().map(StepRow::heldOut).map(v -> Double.isNaN(v) ? v : Math.round(v * 1e6) / 1e6)
+                        .toList(),
+                "the evaluations after steps 49, 99 and 149");
         List<StepRow> tail = read(h, 190, 1000, 20);
-        assertEquals(List.of(199L), tail.stream().map(StepRow::step).toList(), "the final evaluation's step");
-        assertEquals(0.9, tail.get(0).heldOut(), 0.0);
+        assertEquals(List.of(199L), tail.stream().map(StepRow::step).toList(), "the last bucket, cut to the range");
+        assertEquals(0.9, tail.get(0).heldOut(), 0.0, "the last evaluation in the bucket");
         assertTrue(read(h, 500, 600, 1).isEmpty());
+    }
+
+    @Test
+    void aOneStepSpikeSurvivesEveryTenAndEachValueIsAggregatedAsDocumented() throws IOException {
+        StepHistory h = new StepHistory(tmp, 256 * MIB);
+        h.layers(names(3));
+        for (long i = 0; i < 30; i++) {
+            StepStats s = step(i, 3);
+            if (i == 13) {
+                List<LayerStats> ls = new ArrayList<>(s.layers());
+                ls.set(1, new LayerStats("1_dense", 4e4, 9e3, 0, Double.NaN, List.of()));
+                s = new StepStats(i, s.epoch(), 32, 50.0, 0.005, 5e4, 9e3, 0, ls);
+            }
+            assertTrue(h.offer(i, s, i == 15 ? Map.of("global", 7.0, "0_dense", 1.5) : i == 16 ? Map.of("global",
+                    6.0) : Map.of(), i == 14, Double.NaN));
+        }
+        h.close();
+        List<StepRow> every = read(h, 0, 29, 1);
+        List<StepRow> rows = read(h, 0, 29, 10);
+        assertEquals(List.of(9L, 19L, 29L), rows.stream().map(StepRow::step).toList());
+        StepRow spike = rows.get(1);
+        assertEquals(5e4, spike.globalNorm(), 1e-2, "the spike at step 13, between two sampled steps");
+        assertEquals(4e4, spike.layers().get(1).norm(), 1e-2);
+        assertEquals(9e3, spike.maxAbs(), 1e-3);
+        assertEquals(9e3, spike.layers().get(1).maxAbs(), 1e-3);
+        assertEquals(every.get(19).layers().get(0).norm(), spike.layers().get(0).norm(), 0.0,
+                "a layer that did not spike: its largest norm in the bucket, its last");
+        double meanLoss = every.subList(10, 20).stream().mapToDouble(StepRow::loss).sum() / 10;
+        assertEquals(meanLoss, spike.loss(), 1e-12, "the mean loss");
+        assertEquals(0.01, spike.learningRate(), 1e-9, "the last step's learning rate, not step 13's");
+        assertTrue(spike.clipped(), "step 14 was clipped");
+        assertFalse(rows.get(2).clipped());
+        assertEquals(6.0, spike.clipThreshold(), 1e-6, "the tightest global threshold in force");
+        assertEquals(1.5, spike.layers().get(0).clipThreshold(), 1e-6);
+        assertTrue(Double.isNaN(spike.layers().get(1).clipThreshold()), "no threshold in force for the layer");
+        assertEquals(1e-3 * 2, rows.get(1).layers().get(1).updateRatio(), 1e-9, "step 10's sampled ratio");
+        assertEquals(3, rows.get(0).nonFinite(), "step 7's non-finite values");
+        assertEquals(3, rows.get(0).layers().get(2).nonFinite());
+        assertEquals(every.get(29), read(h, 29, 29, 10).get(0), "one step in a bucket: its row as written");
     }
 
     @Test
