@@ -6,7 +6,9 @@ import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.core.intervene.GuardSettings;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.training.FashionMnist;
+import dev.gradsentry.training.RunSettings;
 import dev.gradsentry.training.RunSpec;
+import dev.gradsentry.training.StepHistory;
 import dev.gradsentry.training.TrainingSetup;
 import dev.gradsentry.training.WorkloadKind;
 import dev.gradsentry.training.Workloads;
@@ -19,15 +21,21 @@ import org.deeplearning4j.ui.model.stats.StatsListener;
 import org.deeplearning4j.ui.model.storage.InMemoryStatsStorage;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.management.ThreadMXBean;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Step-time overhead of monitoring, side by side in one JVM: the same network, data and seed trained bare, with the
@@ -55,6 +63,8 @@ public final class OverheadBench {
         LISTENERS_ONLY("two empty listeners"),
         PROBE_METRICS("probe + metrics"),
         PROBE_GUARD_METRICS("probe + guard + metrics"),
+        /** Everything a run of the service does per step: the above, and each step handed to the history writer. */
+        EVERYTHING("probe + guard + metrics + history"),
         STATS_LISTENER("DL4J StatsListener");
 
         final String label;
@@ -79,7 +89,7 @@ public final class OverheadBench {
         String only = option(flags, "--only", null);
         int rounds = Integer.parseInt(option(flags, "--rounds", "0"));
         List<Variant> variants = new ArrayList<>(List.of(Variant.BARE, Variant.LISTENERS_ONLY, Variant.PROBE_METRICS,
-                Variant.PROBE_GUARD_METRICS));
+                Variant.PROBE_GUARD_METRICS, Variant.EVERYTHING));
         if (flags.contains("--stats-listener")) {
             variants.add(Variant.STATS_LISTENER);
         }
@@ -117,7 +127,7 @@ public final class OverheadBench {
             header.append(' ').append(v.label).append(", thread CPU |");
             rule.append("---|");
         }
-        header.append(" probe + guard + metrics, wall | timed inside the step | training thread / process CPU |");
+        header.append(" everything, wall | everything timed inside the step | training thread / process CPU |");
         rule.append("---|---|---|");
         System.out.println(header);
         System.out.println(rule);
@@ -127,6 +137,13 @@ public final class OverheadBench {
     }
 
     private static String run(Case c, Workloads workloads, List<Variant> variants, int warmupRounds) {
+        Path historyDir;
+        try {
+            historyDir = Files.createTempDirectory("gradsentry-overhead-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<StepHistory> histories = new ArrayList<>();
         Map<Variant, MultiLayerNetwork> nets = new EnumMap<>(Variant.class);
         List<DataSet> batches = new ArrayList<>();
         for (Variant v : variants) {
@@ -140,7 +157,7 @@ public final class OverheadBench {
         }
         List<PrometheusMeterRegistry> registries = new ArrayList<>();
         Map<Variant, CallbackTimer> timers = new EnumMap<>(Variant.class);
-        for (Variant v : List.of(Variant.PROBE_METRICS, Variant.PROBE_GUARD_METRICS)) {
+        for (Variant v : List.of(Variant.PROBE_METRICS, Variant.PROBE_GUARD_METRICS, Variant.EVERYTHING)) {
             MultiLayerNetwork net = nets.get(v);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             registries.add(registry);
@@ -152,12 +169,22 @@ public final class OverheadBench {
             net.addListeners(timer.start);
             GradientProbe probe = GradientProbe.attach(net);
             Guard guard = null;
-            if (v == Variant.PROBE_GUARD_METRICS) {
+            if (v != Variant.PROBE_METRICS) {
                 // As TrainingRun.setupFrom wires it, less the audit log (which writes only when the guard acts).
                 guard = new Guard(net, "bench", AdaptiveClip.defaults(), GuardSettings.defaults(), Clock.systemUTC());
                 probe.intercept(guard);
             }
             metrics.attach(probe, guard);
+            if (v == Variant.EVERYTHING) {
+                // As TrainingRun.record hands each step to the run's history, whose writer thread does the rest.
+                StepHistory history = new StepHistory(historyDir,
+                        RunSettings.DEFAULT_STEPS_KEEP_MIB * 1024L * 1024L);
+                history.layers(probe.layerNames());
+                histories.add(history);
+                Guard g = guard;
+                probe.addObserver(step -> history.offer(step.iteration(), step, g.lastDecision().thresholds(),
+                        g.lastClipped(), Double.NaN));
+            }
             net.addListeners(timer.stop);
         }
         CallbackTimer alone = new CallbackTimer();
@@ -189,10 +216,12 @@ public final class OverheadBench {
                 cpuRatios.computeIfAbsent(v, x -> new ArrayList<>()).add((double) b.threadCpu() / bare.threadCpu());
                 wallRatios.computeIfAbsent(v, x -> new ArrayList<>()).add((double) b.wall() / bare.wall());
             }
-            insideShare.add(timers.get(Variant.PROBE_GUARD_METRICS).nanos
-                    / (double) blocks.get(Variant.PROBE_GUARD_METRICS).wall());
+            insideShare.add(timers.get(Variant.EVERYTHING).nanos / (double) blocks.get(Variant.EVERYTHING).wall());
         }
         registries.forEach(PrometheusMeterRegistry::close);
+        histories.forEach(StepHistory::close);
+        long dropped = histories.stream().mapToLong(StepHistory::dropped).sum();
+        deleteTree(historyDir);
         ThreadsByName.Usage byThread = ThreadsByName.since(threadsBefore, THREADS.getCurrentThreadCpuTime() - mainBefore);
 
         System.out.printf(Locale.ROOT, "%s: %d rounds of %d steps per variant after %d warm-up rounds%n", c.name(),
@@ -202,8 +231,9 @@ public final class OverheadBench {
                     MedianInterval.of(cpuRatios.get(v)), MedianInterval.of(wallRatios.get(v)).ratio());
         }
         MedianInterval inside = MedianInterval.of(insideShare);
-        System.out.printf(Locale.ROOT, "  probe + guard + metrics timed inside the step: %.2f%% [%.2f, %.2f] of the "
-                        + "step's wall time%n", 100 * inside.median(), 100 * inside.low(), 100 * inside.high());
+        System.out.printf(Locale.ROOT, "  probe + guard + metrics + history timed inside the step: %.2f%% [%.2f, %.2f] "
+                        + "of the step's wall time; steps the history dropped: %d%n", 100 * inside.median(),
+                100 * inside.low(), 100 * inside.high(), dropped);
         System.out.println("  CPU by thread over the case: " + byThread.summary());
         StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %.2f |", c.name(),
                 MedianInterval.of(bareCpuMs).median()));
@@ -211,7 +241,7 @@ public final class OverheadBench {
             row.append(' ').append(MedianInterval.of(cpuRatios.get(v)).ratio()).append(" |");
         }
         row.append(String.format(Locale.ROOT, " %s | %.2f%% | %.1f%% |",
-                MedianInterval.of(wallRatios.get(Variant.PROBE_GUARD_METRICS)).ratio(), 100 * inside.median(),
+                MedianInterval.of(wallRatios.get(Variant.EVERYTHING)).ratio(), 100 * inside.median(),
                 100 * byThread.trainingShare()));
         return row.toString();
     }
@@ -247,6 +277,16 @@ public final class OverheadBench {
 
         void reset() {
             nanos = 0;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            System.err.println("could not delete " + dir + ": " + e.getMessage());
         }
     }
 
