@@ -3,7 +3,10 @@
 'use strict';
 
 const POLL_MILLIS = 2000;
-/** Rows a chart holds at most: `every` is chosen from the run's total steps to stay under it. */
+/**
+ * Rows a chart holds at most: `every` is chosen from the run's total steps to stay under it. The API gives one row
+ * per bucket of `every` steps with the bucket's largest norms, so a one-step spike still shows.
+ */
 const MAX_POINTS = 2000;
 /** Interventions that lost or stopped steps are drawn red, the others amber. */
 const SEVERE = new Set(['skip', 'rollback', 'pause']);
