@@ -74,7 +74,14 @@ public final class OverheadBench {
         }
     }
 
-    private record Case(String name, RunSpec spec, int stepsPerBlock, int rounds) {
+    /**
+     * @param warmupRounds rounds before the measured ones: enough for the JIT to compile the code that runs once per
+     *                     step. GradSentry's per-step code has few loops, so C2 compiles it only after thousands of
+     *                     calls: on the MLP the guard's {@code beforeUpdate} took 64 us of CPU over the first 1800
+     *                     steps and 8 us from about the 6000th on (2026-12-01). The monitored variants share that
+     *                     code, so 400 rounds of 8 steps make about 10,000 calls.
+     */
+    private record Case(String name, RunSpec spec, int stepsPerBlock, int rounds, int warmupRounds) {
     }
 
     /** One block of steps of one variant, on two clocks. */
@@ -88,6 +95,7 @@ public final class OverheadBench {
         boolean quick = flags.contains("--quick");
         String only = option(flags, "--only", null);
         int rounds = Integer.parseInt(option(flags, "--rounds", "0"));
+        int warmup = Integer.parseInt(option(flags, "--warmup", "-1"));
         List<Variant> variants = new ArrayList<>(List.of(Variant.BARE, Variant.LISTENERS_ONLY, Variant.PROBE_METRICS,
                 Variant.PROBE_GUARD_METRICS, Variant.EVERYTHING));
         if (flags.contains("--stats-listener")) {
@@ -101,10 +109,11 @@ public final class OverheadBench {
         Workloads workloads = new Workloads(() -> data);
         List<Case> cases = new ArrayList<>(List.of(
                 new Case("fashion-mlp (784-64-64-10, sgd)", RunSpec.defaults(WorkloadKind.FASHION_MLP), 8,
-                        quick ? 12 : 300),
+                        quick ? 12 : 300, 400),
                 new Case("fashion-rnn (lstm 64, adam)", RunSpec.defaults(WorkloadKind.FASHION_RNN), 1,
-                        quick ? 6 : 40),
-                new Case("adding T=100 (lstm 32, adam)", RunSpec.defaults(WorkloadKind.ADDING), 1, quick ? 6 : 30)));
+                        quick ? 6 : 40, 10),
+                new Case("adding T=100 (lstm 32, adam)", RunSpec.defaults(WorkloadKind.ADDING), 1, quick ? 6 : 30,
+                        10)));
         if (only != null) {
             cases.removeIf(c -> !c.spec().workload().name().toLowerCase(Locale.ROOT).contains(only));
             if (cases.isEmpty()) {
@@ -112,13 +121,13 @@ public final class OverheadBench {
             }
         }
         if (rounds > 0) {
-            cases.replaceAll(c -> new Case(c.name(), c.spec(), c.stepsPerBlock(), rounds));
+            cases.replaceAll(c -> new Case(c.name(), c.spec(), c.stepsPerBlock(), rounds, c.warmupRounds()));
         }
         System.out.printf(Locale.ROOT, "overhead bench: OMP_NUM_THREADS=%s, %s, %d processors%n",
                 System.getenv("OMP_NUM_THREADS"), Runtime.version(), Runtime.getRuntime().availableProcessors());
         List<String> rows = new ArrayList<>();
         for (Case c : cases) {
-            rows.add(run(c, workloads, variants, quick ? 2 : Math.max(10, c.rounds() / 10)));
+            rows.add(run(c, workloads, variants, quick ? 2 : warmup >= 0 ? warmup : c.warmupRounds()));
         }
         System.out.println();
         StringBuilder header = new StringBuilder("| workload | bare CPU ms/step |");
