@@ -63,6 +63,9 @@ public final class GuardMeters implements MeterBinder, StepObserver, Interventio
                 .description("Factor (0..1] that alert- or person-requested tightening applies to every clipping "
                         + "threshold; 1 when none")
                 .register(registry);
+        if (guard != null) {
+            skippedSteps(SpikeDetector.GLOBAL); // bound after the guard was attached
+        }
     }
 
     /** The guard now protecting the run; its thresholds and clipping state are read from it. */
