@@ -47,7 +47,7 @@ class GuardMetersTest {
 
     @Test
     void skipCountersExistAtZeroBeforeTheFirstSkipSoThatIncreaseCountsIt() {
-        MultiLayerNetwork net = net();
+        MultiLayerNetwork net = SmallNetwork.initialised();
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         GuardMeters meters = new GuardMeters(Tags.empty());
         meters.bindTo(registry);
@@ -57,9 +57,19 @@ class GuardMetersTest {
         probe.intercept(guard);
         meters.guardAttached(guard);
         assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "global"), "there as soon as the guard is");
-        Nd4j.getRandom().setSeed(1);
-        net.fit(new DataSet(Nd4j.rand(DataType.DOUBLE, 16, 4), Nd4j.rand(DataType.DOUBLE, 16, 2)));
+        net.fit(SmallNetwork.batch());
         assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "0_dense"), "there once the layers are known");
         assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "1_output"));
+    }
+
+    @Test
+    void theGlobalSkipCounterExistsAtZeroAlsoWhenTheMetersAreBoundAfterTheGuardWasAttached() {
+        MultiLayerNetwork net = SmallNetwork.initialised();
+        GuardMeters meters = new GuardMeters(Tags.empty());
+        Guard guard = new Guard(net, "test", FixedClip.globalNorm(1e9), GuardSettings.defaults(), Clock.systemUTC());
+        meters.guardAttached(guard);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        meters.bindTo(registry);
+        assertEquals(0.0, count(registry, GuardMeters.SKIPPED_STEPS, "global"));
     }
 }
