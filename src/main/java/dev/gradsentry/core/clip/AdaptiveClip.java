@@ -116,6 +116,9 @@ public final class AdaptiveClip implements ClipPolicy {
      */
     private Map<String, Double> cap;
     private StepStats capFor;
+    /** {@link #zeroWeightFloor} of {@link #floorFor}: the step it was computed for. */
+    private double floorOfStep;
+    private StepStats floorFor;
     private double capFromScale;
     private int capIdle;
     private int sinceTighten;
@@ -384,7 +387,7 @@ public final class AdaptiveClip implements ClipPolicy {
     }
 
     private Map<String, Double> computeCapThresholds(StepStats step) {
-        double floor = ZERO_WEIGHT_FLOOR * medianParamNorm(step);
+        double floor = zeroWeightFloor(step);
         Map<String, Double> t = new LinkedHashMap<>();
         for (LayerStats l : step.layers()) {
             double weights = Math.max(l.paramNorm(), floor);
@@ -406,10 +409,31 @@ public final class AdaptiveClip implements ClipPolicy {
         return step.layers().stream().anyMatch(l -> t.containsKey(l.layer()) && l.norm() > t.get(l.layer()));
     }
 
+    /**
+     * The zero-weight floor of {@code step}: {@link #ZERO_WEIGHT_FLOOR} times the median layer's weight norm. The
+     * trigger and the cap both need it on an engaged step, so it is computed once per step.
+     */
+    private double zeroWeightFloor(StepStats step) {
+        if (step != floorFor) {
+            floorOfStep = ZERO_WEIGHT_FLOOR * medianParamNorm(step);
+            floorFor = step;
+        }
+        return floorOfStep;
+    }
+
     private static double medianParamNorm(StepStats step) {
-        double[] norms = step.layers().stream().mapToDouble(LayerStats::paramNorm).filter(Double::isFinite)
-                .sorted().toArray();
-        return norms.length == 0 ? Double.NaN : norms[norms.length / 2];
+        double[] norms = new double[step.layers().size()];
+        int n = 0;
+        for (LayerStats l : step.layers()) {
+            if (Double.isFinite(l.paramNorm())) {
+                norms[n++] = l.paramNorm();
+            }
+        }
+        if (n == 0) {
+            return Double.NaN;
+        }
+        Arrays.sort(norms, 0, n);
+        return norms[n / 2];
     }
 
     /**
@@ -418,7 +442,7 @@ public final class AdaptiveClip implements ClipPolicy {
      * more than {@code gradientRatioTrigger} times above its weight norm.
      */
     private CapTrigger triggered(StepStats step) {
-        double floor = ZERO_WEIGHT_FLOOR * medianParamNorm(step);
+        double floor = zeroWeightFloor(step);
         for (LayerStats l : step.layers()) {
             double weights = Math.max(l.paramNorm(), floor);
             if (normalises(l)) {
