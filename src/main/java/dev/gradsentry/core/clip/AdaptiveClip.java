@@ -61,6 +61,15 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   {@code tightenFactor} (hysteresis: the count starts again). History thresholds back above where they started
  *   are switched off; the cap disengages once it is back at full size and has not bound for {@code relaxAfter}
  *   steps.</li>
+ *   <li><b>Anneal.</b> Unless, over that healthy stretch, the update-ratio cap bound on at least
+ *   {@value #PERSISTENT_SHARE} of the steps and set their size: the capped layers' measured update ratios (the probe
+ *   samples them, {@code GradientProbe.updateRatioEvery}) reached at least {@value #FULL_STEP} of the cap on at least
+ *   half the sampled steps. Then the run is training by steps of a fixed size, which, unlike SGD's, do not shrink as
+ *   the gradient does and so cannot settle into a minimum (measured on the adding problem's plain RNN: the gradient
+ *   norm stayed 2-4x above that of the same run under a fixed global-norm clip, and the loss stalled); the cap is
+ *   multiplied by {@code tightenFactor} instead, as a learning-rate schedule would decay the step. With momentum,
+ *   clipped steps that do not line up stay well below the cap (measured 0.2 of it on the Nesterov rows), the
+ *   momentum already averages them down, and the cap is left as it is.</li>
  * </ul>
  *
  * <p>The cap's defaults were chosen on the tuning half of {@code ./bench stability} (README, "Does it work?") and
@@ -88,6 +97,13 @@ public final class AdaptiveClip implements ClipPolicy {
      * of the median layer's weight norm, so that a zero-initialised output layer can still learn.
      */
     static final double ZERO_WEIGHT_FLOOR = 0.1;
+    /** The share of a healthy stretch's steps the update-ratio cap must bind on before it anneals. */
+    static final double PERSISTENT_SHARE = 0.9;
+    /**
+     * A capped layer whose measured update ratio reaches this fraction of the cap took a step the cap sized (SGD: all
+     * of it); with momentum, clipped steps that do not line up stay well below it.
+     */
+    static final double FULL_STEP = 0.5;
 
     private final double percentile;
     private final int window;
@@ -121,6 +137,16 @@ public final class AdaptiveClip implements ClipPolicy {
     private StepStats floorFor;
     private double capFromScale;
     private int capIdle;
+    /** This healthy stretch: steps the update-ratio cap bound on, of those the sampled ones, and of those the ones
+     * whose capped layers moved at least {@link #FULL_STEP} of the cap. */
+    private int capBoundSteps;
+    private int capSampledSteps;
+    private int capFullSteps;
+    /** The layers (indices into the step's layers) the update-ratio cap bound on the last decided step, and the
+     * cap's ratio then; read back when the step's measured update ratios arrive. */
+    private int[] boundByCap = new int[0];
+    private int boundCount;
+    private double boundRatio;
     private int sinceTighten;
     private int healthyStreak;
     private long steps;
@@ -191,6 +217,7 @@ public final class AdaptiveClip implements ClipPolicy {
         }
         if (signal.trigger()) {
             healthyStreak = 0;
+            resetStretch();
             if (signal.severe()) {
                 lostStep(true, "lost-step");
             } else if (repeatedSpike()) {
@@ -204,12 +231,17 @@ public final class AdaptiveClip implements ClipPolicy {
                 remember(l.layer(), l.norm());
             }
             if (healthyStreak >= relaxAfter) {
-                relax();
+                relax(capSetsTheStep());
                 healthyStreak = 0;
+                resetStretch();
             }
         }
         ClipDecision decision = combined(step, spikeClip);
+        boundCount = 0;
         if (capEngaged || gradientCapEngaged) {
+            if (capEngaged && !signal.trigger()) {
+                recordUpdateCapBinding(step);
+            }
             capIdle = signal.trigger() || capBinds(step) ? 0 : capIdle + 1;
             if (capIdle >= relaxAfter && capScale >= 1.0 && lastChange == null) {
                 double before = bound(combinedThresholds(step, null));
@@ -229,9 +261,65 @@ public final class AdaptiveClip implements ClipPolicy {
     }
 
     @Override
+    public void afterUpdate(StepStats done) {
+        if (boundCount == 0) {
+            return;
+        }
+        double largest = Double.NaN;
+        List<LayerStats> layers = done.layers();
+        for (int i = 0; i < boundCount; i++) {
+            double ratio = boundByCap[i] < layers.size() ? layers.get(boundByCap[i]).updateRatio() : Double.NaN;
+            if (Double.isFinite(ratio) && !(ratio <= largest)) {
+                largest = ratio;
+            }
+        }
+        boundCount = 0;
+        if (!Double.isNaN(largest)) {
+            capSampledSteps++;
+            if (largest >= FULL_STEP * boundRatio) {
+                capFullSteps++;
+            }
+        }
+    }
+
+    /** Counts a step the update-ratio cap bound on, and remembers which layers, for {@link #afterUpdate}. */
+    private void recordUpdateCapBinding(StepStats step) {
+        Map<String, Double> t = capThresholds(step);
+        List<LayerStats> layers = step.layers();
+        if (boundByCap.length < layers.size()) {
+            boundByCap = new int[layers.size()];
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            LayerStats l = layers.get(i);
+            Double threshold = normalises(l) ? null : t.get(l.layer());
+            if (threshold != null && l.norm() > threshold) {
+                boundByCap[boundCount++] = i;
+            }
+        }
+        if (boundCount > 0) {
+            capBoundSteps++;
+            boundRatio = updateRatioCap * capScale;
+        }
+    }
+
+    /** Whether, over the healthy stretch just ended, the update-ratio cap bound on nearly every step and set its size. */
+    private boolean capSetsTheStep() {
+        return capEngaged && capBoundSteps >= PERSISTENT_SHARE * relaxAfter && capSampledSteps > 0
+                && 2 * capFullSteps >= capSampledSteps;
+    }
+
+    private void resetStretch() {
+        capBoundSteps = 0;
+        capSampledSteps = 0;
+        capFullSteps = 0;
+    }
+
+    @Override
     public void onSkippedStep(Signal signal) {
         lastChange = null;
         healthyStreak = 0;
+        resetStretch();
+        boundCount = 0;
         lostStep(signal.severe(), signal.severe() ? "lost-step" : "request");
     }
 
@@ -325,10 +413,20 @@ public final class AdaptiveClip implements ClipPolicy {
         lastChange = new ClipChange(CLIP_TIGHTEN, reason, "all", before, bound(after), describe(after));
     }
 
-    private void relax() {
+    /** @param anneal the cap set every step's size over the stretch: make it smaller instead of larger */
+    private void relax(boolean anneal) {
         boolean changed = false;
+        boolean annealed = false;
+        String stretch = String.format(Locale.ROOT, "the update-ratio cap bound on %d of the last %d steps and set "
+                + "their size (capped layers' update ratios at least %.3g of it on %d of %d sampled steps)",
+                capBoundSteps, healthyStreak, FULL_STEP, capFullSteps, capSampledSteps);
         double before = bound(combinedThresholds(lastStep, null));
-        if (capEngaged && capScale < 1.0) {
+        if (anneal) {
+            double next = Math.max(capScale * tightenFactor, floorFraction);
+            annealed = next != capScale;
+            changed = annealed;
+            capScale = next;
+        } else if (capEngaged && capScale < 1.0) {
             capScale = Math.min(1.0, capScale / tightenFactor);
             changed = true;
         }
@@ -347,8 +445,11 @@ public final class AdaptiveClip implements ClipPolicy {
         if (changed) {
             Map<String, Double> after = combinedThresholds(lastStep, null);
             boolean off = thresholds == null && !capEngaged && !gradientCapEngaged;
-            lastChange = new ClipChange(off ? CLIP_DISABLE : CLIP_RELAX, "healthy-stretch", "all", before,
-                    off ? Double.NaN : bound(after), off ? null : describe(after));
+            lastChange = annealed
+                    ? new ClipChange(CLIP_TIGHTEN, "cap-set-steps", "all", before, bound(after), "update-ratio cap "
+                            + format(updateRatioCap * capScale) + ": " + stretch + "; " + describe(after))
+                    : new ClipChange(off ? CLIP_DISABLE : CLIP_RELAX, "healthy-stretch", "all", before,
+                            off ? Double.NaN : bound(after), off ? null : describe(after));
         }
     }
 
@@ -559,7 +660,8 @@ public final class AdaptiveClip implements ClipPolicy {
     public SavedState saveState() {
         SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak, steps, capIdle)
                 .put("cap", capEngaged ? 1 : 0, capScale)
-                .put("gradientCap", gradientCapEngaged ? 1 : 0).put("spikeSteps", spikeSteps[0], spikeSteps[1],
+                .put("gradientCap", gradientCapEngaged ? 1 : 0)
+                .put("capStretch", capBoundSteps, capSampledSteps, capFullSteps).put("spikeSteps", spikeSteps[0], spikeSteps[1],
                         spikeSteps[2]);
         history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
                 historySize.get(layer)));
@@ -580,6 +682,12 @@ public final class AdaptiveClip implements ClipPolicy {
         capScale = s.number("cap", 1);
         // absent from checkpoints written before the gradient-ratio cap existed: not engaged
         gradientCapEngaged = s.has("gradientCap") && s.number("gradientCap", 0) != 0;
+        // absent from checkpoints written before the cap annealed: an empty stretch
+        boolean stretch = s.has("capStretch");
+        capBoundSteps = stretch ? (int) s.number("capStretch", 0) : 0;
+        capSampledSteps = stretch ? (int) s.number("capStretch", 1) : 0;
+        capFullSteps = stretch ? (int) s.number("capStretch", 2) : 0;
+        boundCount = 0;
         capFor = null;
         for (int i = 0; i < spikeSteps.length; i++) {
             spikeSteps[i] = (long) s.number("spikeSteps", i);

@@ -316,6 +316,83 @@ class AdaptiveClipTest {
                 weighted(100, 10, 1, 5, 10), Signal.QUIET)).thresholds().get("0_dense"), 1e-12);
     }
 
+    /** {@code step} as measured after its update: every layer moved by {@code updateRatio} of its weights. */
+    private static StepStats landed(StepStats step, double updateRatio) {
+        return new StepStats(step.iteration(), step.epoch(), step.batchSize(), step.loss(), step.learningRate(),
+                step.globalNorm(), step.maxAbs(), step.nonFinite(), step.layers().stream().map(l -> new LayerStats(
+                        l.layer(), l.norm(), l.maxAbs(), l.nonFinite(), updateRatio, l.params(), l.paramNorm(),
+                        l.stepGain(), l.firstStepGain())).toList());
+    }
+
+    /** percentile 90, window 200, tighten 0.5, floor 0.01, cooldown 10, relax after 10, cap 0.01, trigger 0.1 */
+    private static AdaptiveClip relaxingAfterTen() {
+        return new AdaptiveClip(90, 200, 0.5, 0.01, 10, 10, 0.01, 0.1, 0.03, 100);
+    }
+
+    /** Decides {@code n} steps of an SGD run (lr 10) whose dense layer the cap holds, each landing at {@code ratio}. */
+    private static void cappedSteps(AdaptiveClip p, int n, double denseNorm, double ratio) {
+        for (int i = 0; i < n; i++) {
+            StepStats s = weighted(denseNorm, 10, 0.001, 5, 10);
+            p.decide(s, Signal.QUIET);
+            p.afterUpdate(landed(s, ratio));
+        }
+    }
+
+    private static double denseCap(AdaptiveClip p) {
+        return ((ClipDecision.LayerNorm) p.decide(weighted(1, 10, 0.001, 5, 10), Signal.QUIET)).thresholds()
+                .get("0_dense");
+    }
+
+    @Test
+    void aCapThatSetsTheSizeOfNearlyEveryStepOfAHealthyStretchAnnealsAndRelaxesOnceItStopsBinding() {
+        AdaptiveClip p = relaxingAfterTen();
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: dense threshold 0.01
+        cappedSteps(p, 8, 1, 0.01); // bound on 9 steps, each moved the weights by the full 1%
+        assertNull(p.lastChange());
+        cappedSteps(p, 1, 1, 0.01); // the 10th healthy step ends the stretch
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
+        assertEquals("cap-set-steps", p.lastChange().reason());
+        assertTrue(p.lastChange().detail().startsWith("update-ratio cap 0.00500: the update-ratio cap bound on 9 of "
+                + "the last 10 steps"), p.lastChange().detail());
+        assertEquals(0.005, denseCap(p), 1e-12, "half the cap, as a decaying learning rate would take");
+        // a stretch on which the cap no longer binds gives the step back (that decision was its first step)
+        cappedSteps(p, 9, 0.001, 0.0001);
+        assertEquals(CLIP_RELAX, p.lastChange().kind());
+        assertEquals(0.01, denseCap(p), 1e-12);
+    }
+
+    @Test
+    void aCapWhoseStepsMomentumKeepsWellBelowItIsNotAnnealed() {
+        AdaptiveClip p = relaxingAfterTen();
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
+        cappedSteps(p, 9, 1, 0.002); // bound every step, but the steps landed at a fifth of the cap
+        assertEquals(0.01, denseCap(p), 1e-12);
+        assertTrue(p.capEngaged());
+    }
+
+    @Test
+    void withoutMeasuredUpdateRatiosTheCapIsNotAnnealed() {
+        AdaptiveClip p = relaxingAfterTen();
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
+        cappedSteps(p, 9, 1, Double.NaN); // a probe that samples no update ratios (updateRatioEvery 0)
+        assertEquals(0.01, denseCap(p), 1e-12);
+    }
+
+    @Test
+    void aSpikeStartsTheStretchAgainAndACheckpointKeepsItsCount() {
+        AdaptiveClip p = relaxingAfterTen();
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
+        cappedSteps(p, 5, 1, 0.01);
+        p.decide(weighted(1, 10, 0.001, 5, 10), SPIKE);
+        cappedSteps(p, 5, 1, 0.01);
+        AdaptiveClip restored = relaxingAfterTen();
+        restored.restoreState(p.saveState());
+        cappedSteps(restored, 3, 1, 0.01);
+        assertEquals(0.01, denseCap(restored), 1e-12, "9 healthy steps since the spike: not yet a stretch");
+        cappedSteps(restored, 1, 1, 0.01);
+        assertEquals("cap-set-steps", restored.lastChange().reason());
+    }
+
     @Test
     void aNonFiniteStepArmsClippingFromHistory() {
         AdaptiveClip p = small();

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -40,6 +41,7 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static dev.gradsentry.core.InterventionKind.CLIP_ENABLE;
+import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
 import static dev.gradsentry.core.InterventionKind.LR_BACKOFF;
 import static dev.gradsentry.core.InterventionKind.ROLLBACK;
 import static dev.gradsentry.core.InterventionKind.SKIP;
@@ -131,6 +133,26 @@ class GuardRescueTest {
         assertTrue(guarded > 0.8, "guarded accuracy " + guarded + " (unguarded " + unguarded + ")");
         assertTrue(guarded > unguarded + 0.2, "guarded " + guarded + " vs unguarded " + unguarded);
         assertEquals(0, guard.lostSteps());
+    }
+
+    @Test
+    void aRescuedSgdRunTrainingByTheCapsFixedStepsHasTheCapAnnealedAfterAHealthyStretch() {
+        List<DataSet> train = batches(1100, 1, false);
+        List<DataSet> held = batches(10, 99, false);
+        MultiLayerNetwork net = classifier(3, new Sgd(20));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : train) {
+            net.fit(d);
+        }
+        List<Intervention> annealed = events.stream().filter(i -> "cap-set-steps".equals(i.reason())).toList();
+        assertFalse(annealed.isEmpty(), "every step ran at the cap's fixed size: " + events);
+        assertEquals(CLIP_TIGHTEN, annealed.get(0).kind());
+        assertTrue(annealed.get(0).step() >= AdaptiveClip.DEFAULT_RELAX_AFTER - 1, "after a healthy stretch: "
+                + annealed.get(0));
+        assertTrue(annealed.get(0).after() < annealed.get(0).before(), annealed.get(0).toString());
+        assertEquals(0, guard.lostSteps());
+        assertTrue(accuracy(net, held) > 0.8, "accuracy " + accuracy(net, held));
     }
 
     /** Healthy runs on a momentum optimizer, where the cap could engage, and on Adam, where only the loss rules act. */
