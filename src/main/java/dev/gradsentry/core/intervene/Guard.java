@@ -95,6 +95,14 @@ public final class Guard implements GradientInterceptor {
 
     private NetworkState lastGood;
     private NetworkState candidate;
+    /**
+     * A discarded snapshot whose arrays the next one is copied into (see {@link NetworkState#captureAfterUpdate(
+     * org.deeplearning4j.nn.api.Model, NetworkState)}), or null. A snapshot {@link #saveState} handed out or
+     * {@link #restoreState} took in is never recycled: a checkpoint may still be writing it.
+     */
+    private NetworkState spare;
+    private boolean lastGoodShared;
+    private boolean candidateShared;
     private long step;
     private long healthySinceSnapshot;
     private long healthyStreak;
@@ -378,9 +386,15 @@ public final class Guard implements GradientInterceptor {
             // A state becomes the one to roll back to only after another stretch of healthy steps has followed it:
             // trouble that builds up slowly is then caught before it reaches the kept state.
             if (candidate != null && progress.candidateGood()) {
+                discard(lastGood, lastGoodShared);
                 lastGood = candidate;
+                lastGoodShared = candidateShared;
+            } else {
+                discard(candidate, candidateShared);
             }
-            candidate = NetworkState.captureAfterUpdate(model);
+            candidate = NetworkState.captureAfterUpdate(model, spare);
+            candidateShared = false;
+            spare = null;
             progress.markCandidate();
             healthySinceSnapshot = 0;
         }
@@ -417,6 +431,13 @@ public final class Guard implements GradientInterceptor {
         }
     }
 
+    /** Keeps a snapshot no longer needed as the spare, unless a saved state may still hold it. */
+    private void discard(NetworkState state, boolean shared) {
+        if (state != null && !shared) {
+            spare = state;
+        }
+    }
+
     private void rollback(GradientEdit edit, String reason, double measured, boolean act, String detail) {
         GuardSettings s = settings;
         emit(Intervention.rollback(at(policy), reason, measured, act, detail));
@@ -426,6 +447,7 @@ public final class Guard implements GradientInterceptor {
         }
         edit.restore(lastGood);
         healthySinceSnapshot = 0;
+        discard(candidate, candidateShared);
         candidate = null;
         spikes.reset();
         divergence.restart();
@@ -554,6 +576,8 @@ public final class Guard implements GradientInterceptor {
      * was requested but not yet taken over by a step is not part of it.
      */
     public GuardState saveState() {
+        lastGoodShared = true;
+        candidateShared = true;
         return new GuardState(step, healthySinceSnapshot, healthyStreak, learningRate.factor(),
                 pendingLearningRateFactor, recoveries.stream().mapToLong(Long::longValue).toArray(), thresholdScale,
                 clippingRequested, paused, lastGood, candidate, policy.name(), policy.settings(), policy.saveState(),
@@ -592,6 +616,9 @@ public final class Guard implements GradientInterceptor {
         pauseReason = s.pauseReason();
         lastGood = s.lastGood();
         candidate = s.candidate();
+        lastGoodShared = true;
+        candidateShared = true;
+        spare = null;
     }
 
     /**

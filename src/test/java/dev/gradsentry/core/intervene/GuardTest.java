@@ -262,6 +262,57 @@ class GuardTest {
         assertTrue(Double.isFinite(p.net().params().sumNumber().doubleValue()), "weights are the last good ones");
     }
 
+    /**
+     * A snapshot's arrays are reused for a later one (saves a native allocation every 50 healthy steps), so after many
+     * snapshots a rollback must still land bitwise on the state kept then, updater state included.
+     */
+    @Test
+    void aRollbackAfterManyRecycledSnapshotsRestoresBitwiseTheStateKeptThen() {
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 5, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3, 0.05);
+        Protected p = protect(net(3, new Adam(0.01)), new NoClip(), settings);
+        java.util.Map<Integer, INDArray[]> kept = new java.util.HashMap<>();
+        p.net().addListeners(new BaseTrainingListener() {
+            @Override
+            public void iterationDone(Model model, int iteration, int epoch) {
+                kept.put(iteration + 1, new INDArray[] {model.params().dup(),
+                        p.net().getUpdater().getStateViewArray().dup()});
+            }
+        });
+        List<DataSet> data = batches(110, 4);
+        for (int i = 0; i < 100; i++) {
+            p.net().fit(data.get(i));
+        }
+        int k = p.net().getIterationCount();
+        for (int j = 0; j < 3; j++) {
+            p.inject().at(k, Double.NaN);
+            p.net().fit(data.get(100 + j));
+        }
+        assertEquals(1, p.events().stream().filter(e -> e.kind() == ROLLBACK).count());
+        int back = p.net().getIterationCount();
+        assertTrue(back < k && back > 80, "back on the last good state, kept after step " + back);
+        assertEquals(kept.get(back)[0], p.net().params(), "weights bitwise those kept");
+        assertEquals(kept.get(back)[1], p.net().getUpdater().getStateViewArray(), "updater state bitwise that kept");
+    }
+
+    /** A checkpoint may still be writing the snapshots of a saved state: later snapshots must not reuse them. */
+    @Test
+    void aSavedStatesSnapshotsStayAsTheyWereWhileTrainingGoesOn() {
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 5, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3, 0.05);
+        Protected p = protect(net(3, new Adam(0.01)), new NoClip(), settings);
+        List<DataSet> data = batches(100, 4);
+        for (int i = 0; i < 32; i++) {
+            p.net().fit(data.get(i));
+        }
+        GuardState saved = p.guard().saveState();
+        INDArray lastGood = saved.lastGood().params().dup();
+        INDArray candidate = saved.candidate().params().dup();
+        for (int i = 32; i < 100; i++) {
+            p.net().fit(data.get(i));
+        }
+        assertEquals(lastGood, saved.lastGood().params(), "the saved last good state");
+        assertEquals(candidate, saved.candidate().params(), "the saved candidate");
+    }
+
     /** Measures the gradient after the guard edited it, just before the updater. */
     private static final class AppliedGradient extends BaseTrainingListener {
         INDArray gradient;
