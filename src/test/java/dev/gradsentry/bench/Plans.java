@@ -53,6 +53,7 @@ final class Plans {
         entries.add(new Entry(addingLong(2000, 100), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(recallTanh(200, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(recallAdam(200, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
+        entries.add(new Entry(recallNesterov(500, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(scaledBatch(300, 25, 150), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(labelNoise(400, 25, 200), StabilityBench.barContenders(), TROUBLE_SEEDS));
         // --- healthy controls ---
@@ -190,6 +191,18 @@ final class Plans {
                 "plain RNN 64 relu, recurrent gain 2, Adam lr 0.01, recall the first of 20 symbols",
                 Configurations.recall(4, 20, 64, Activation.RELU, 2.0, Adam::new, 0.01), steps, evalEvery, 0.9, 4,
                 null, 20);
+    }
+
+    /**
+     * Added on 2026-12-01 as a held-out row for rules made after the validation half had been seen: the recall task
+     * over 40 symbols with a plain relu RNN, recurrent gain 2, Nesterov lr 0.01 momentum 0.9. Momentum lets the first
+     * large gradients build up; the guard was not run on it before it was written down here.
+     */
+    static StabilityConfig recallNesterov(long steps, int evalEvery) {
+        return Configurations.accuracy("recall relu Nesterov", Row.EXPLODING, Half.VALIDATION,
+                "plain RNN 64 relu, recurrent gain 2, Nesterov lr 0.01 momentum 0.9, recall the first of 40 symbols",
+                Configurations.recall(4, 40, 64, Activation.RELU, 2.0, lr -> new Nesterovs(lr, 0.9), 0.01), steps,
+                evalEvery, 0.9, 4, null, 30);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.Updater;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.updater.UpdaterCreator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
@@ -22,7 +23,12 @@ public record NetworkState(INDArray params, INDArray updaterState, int nextItera
      * iteration then comes next again).
      */
     public static NetworkState capture(Model model) {
-        INDArray state = updater(model) == null ? null : updater(model).getStateViewArray();
+        Updater u = updater(model);
+        // DL4J makes a network's updater on its first step (and the first step calls the listeners before it makes
+        // it). A state captured before then must still hold the updater's starting state (momentum zero, ...):
+        // without it, a rollback or skip back to it kept the momentum the undone step built from its raw gradient,
+        // NaN or 1e9. A new updater, not attached to the network, starts in exactly that state.
+        INDArray state = u != null ? u.getStateViewArray() : UpdaterCreator.getUpdater(model).getStateViewArray();
         return new NetworkState(model.params().dup(), state == null ? null : state.dup(), iterationCount(model));
     }
 

@@ -22,6 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -292,6 +293,43 @@ class GuardTest {
         assertTrue(back < k && back > 80, "back on the last good state, kept after step " + back);
         assertEquals(kept.get(back)[0], p.net().params(), "weights bitwise those kept");
         assertEquals(kept.get(back)[1], p.net().getUpdater().getStateViewArray(), "updater state bitwise that kept");
+    }
+
+    /**
+     * Before its first step a DL4J network has no updater, so the guard's first snapshot has no updater state. A
+     * rollback to that snapshot must still leave the updater as it was then (momentum zero), not holding the momentum
+     * the rolled-back step built from its raw gradient: found on a relu RNN with Nesterov momentum, where the first
+     * step after such a rollback moved the weights from norm 16 to 1e9.
+     */
+    @Test
+    void aRollbackToTheStateBeforeTheFirstStepResetsTheUpdaterToo() {
+        GuardSettings settings = new GuardSettings(GuardMode.AUTO, 50, 0.5, 0, 8, 1000, 1000, 4.0, 20, 3.0, 3, 0.05);
+        Protected p = protect(net(3, new Nesterovs(0.01, 0.9)), new NoClip(), settings);
+        INDArray initial = p.net().params().dup();
+        List<DataSet> data = batches(20, 4);
+        for (int i = 0; i < 5; i++) {
+            p.net().fit(data.get(i));
+        }
+        INDArray zeroMomentum = p.net().getUpdater().getStateViewArray().like().assign(0);
+        for (int j = 5; j < 20 && p.events().stream().noneMatch(e -> e.kind() == ROLLBACK); j++) {
+            p.inject().at(p.net().getIterationCount(), Double.NaN);
+            p.net().fit(data.get(j));
+        }
+        assertEquals(1, p.events().stream().filter(e -> e.kind() == ROLLBACK).count());
+        assertEquals(0, p.net().getIterationCount(), "back before the first step");
+        assertEquals(initial, p.net().params(), "the initial weights");
+        assertEquals(zeroMomentum, p.net().getUpdater().getStateViewArray(), "the updater as before the first step");
+    }
+
+    /** The first step of all, skipped, leaves the updater as it was: no momentum from the skipped gradient. */
+    @Test
+    void aSkippedFirstStepLeavesTheUpdaterStateAsItWas() {
+        Protected p = protect(net(3, new Nesterovs(0.01, 0.9)), AdaptiveClip.defaults(), GuardSettings.defaults());
+        p.inject().at(0, Double.NaN);
+        p.net().fit(batches(1, 4).get(0));
+        assertEquals(1, p.events().stream().filter(e -> e.kind() == SKIP).count());
+        INDArray state = p.net().getUpdater().getStateViewArray();
+        assertEquals(state.like().assign(0), state, "momentum untouched by the skipped step");
     }
 
     /** A checkpoint may still be writing the snapshots of a saved state: later snapshots must not reuse them. */
