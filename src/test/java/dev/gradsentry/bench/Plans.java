@@ -54,6 +54,8 @@ final class Plans {
         entries.add(new Entry(recallTanh(200, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(recallAdam(200, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(recallNesterov(500, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
+        entries.add(new Entry(recallTanhNesterov(500, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
+        entries.add(new Entry(fashionRnnNesterov(300, 50), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(scaledBatch(300, 25, 150), StabilityBench.barContenders(), TROUBLE_SEEDS));
         entries.add(new Entry(labelNoise(400, 25, 200), StabilityBench.barContenders(), TROUBLE_SEEDS));
         // --- healthy controls ---
@@ -203,6 +205,29 @@ final class Plans {
                 "plain RNN 64 relu, recurrent gain 2, Nesterov lr 0.01 momentum 0.9, recall the first of 40 symbols",
                 Configurations.recall(4, 40, 64, Activation.RELU, 2.0, lr -> new Nesterovs(lr, 0.9), 0.01), steps,
                 evalEvery, 0.9, 4, null, 30);
+    }
+
+    /**
+     * Added on 2026-12-02, before the guard was run on it, to hold out against the two changes of that day (found on
+     * recall relu Nesterov, which they were then made on): the recall task over 30 symbols with a plain tanh RNN,
+     * recurrent gain 2, Nesterov lr 0.01 momentum 0.9.
+     */
+    static StabilityConfig recallTanhNesterov(long steps, int evalEvery) {
+        return Configurations.accuracy("recall tanh Nesterov", Row.EXPLODING, Half.VALIDATION,
+                "plain RNN 64 tanh, recurrent gain 2, Nesterov lr 0.01 momentum 0.9, recall the first of 30 symbols",
+                Configurations.recall(4, 30, 64, Activation.TANH, 2.0, lr -> new Nesterovs(lr, 0.9), 0.01), steps,
+                evalEvery, 0.9, 4, null, 25);
+    }
+
+    /**
+     * Added on 2026-12-02 with {@link #recallTanhNesterov}, for the same reason: a plain relu RNN 64, recurrent gain
+     * 1.5, Nesterov lr 0.01 momentum 0.9, on Fashion-MNIST read row by row.
+     */
+    static StabilityConfig fashionRnnNesterov(long steps, int evalEvery) {
+        return Configurations.accuracy("fashion-rnn relu Nesterov", Row.EXPLODING, Half.VALIDATION,
+                "plain RNN 64 relu, recurrent gain 1.5, Nesterov lr 0.01 momentum 0.9, image rows as a sequence",
+                Configurations.fashionRnn(64, Activation.RELU, 1.5, lr -> new Nesterovs(lr, 0.9), 0.01), steps,
+                evalEvery, 0.5, 10, null, 25);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

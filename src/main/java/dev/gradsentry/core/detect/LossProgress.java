@@ -11,7 +11,11 @@ import dev.gradsentry.core.state.SavedState;
  * <p>Two verdicts, each given once a window closes:
  * <ul>
  *   <li>{@link Verdict#CHANCE}: a classifier's loss sat at the chance level, at least {@value #CHANCE_FRACTION} of
- *   {@code ln(classes)} (the cross-entropy of a uniform guess), for {@value #CHANCE_WINDOWS} windows in a row.</li>
+ *   {@code ln(classes)} (the cross-entropy of a uniform guess), for {@value #CHANCE_WINDOWS} windows in a row, none of
+ *   them more than {@value #MIN_IMPROVEMENT} below the window before it. A loss still coming down is being rescued,
+ *   however far above the chance level: a relu RNN rescued from a blow-up on the recall task starts at 17 (ln 4 =
+ *   1.39) and takes hundreds of steps to learn; judged at chance after 100 steps, it was rolled back to its start
+ *   every 100 steps until the run ended there.</li>
  *   <li>{@link Verdict#NO_PROGRESS}: the loss stayed above {@value #STUCK_FACTOR} times the best window of the run for
  *   {@value #STUCK_WINDOWS} windows in a row without improving.</li>
  * </ul>
@@ -57,8 +61,10 @@ public final class LossProgress {
         double mean = sum / count;
         sum = 0;
         count = 0;
+        // A loss still coming down is being rescued, however far above the chance level it still is.
+        boolean falling = mean < last * (1 - MIN_IMPROVEMENT);
         last = mean;
-        chanceWindows = mean >= CHANCE_FRACTION * chanceLoss ? chanceWindows + 1 : 0;
+        chanceWindows = mean >= CHANCE_FRACTION * chanceLoss && !falling ? chanceWindows + 1 : 0;
         if (mean < best * (1 - MIN_IMPROVEMENT)) {
             best = mean;
             stuckWindows = 0;
