@@ -30,7 +30,9 @@ import static dev.gradsentry.bench.StabilityBench.TROUBLE_SEEDS;
  * stays finite, label noise that no gradient statistic sees) go to {@code validation}, so that tuning cannot see
  * them. Tuning: fashion-mlp, adding T=10, deep tanh MLP, learning-rate jump, NaN batch (and, added later for the rule
  * on stalled adaptive optimizers, fashion-rnn relu Adam). Validation: fashion-rnn,
- * adding T=20, recall tanh, recall relu Adam, scaled batch, label noise.
+ * adding T=20, recall tanh, recall relu Adam, scaled batch, label noise; and rows added later, each written down
+ * before the guard ran on it: recall relu Nesterov (2026-12-01; the changes of 2026-12-02 were then made on it), recall
+ * tanh Nesterov and fashion-rnn relu Nesterov (2026-12-02, held out against those changes).
  */
 final class Plans {
 

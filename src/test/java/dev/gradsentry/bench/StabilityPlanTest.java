@@ -75,13 +75,14 @@ class StabilityPlanTest {
      * Counting every run to its last step, although runs that go NaN without a guard stop there. The budget was an
      * hour until the Adam tuning row (2026-12-01) added five minutes, and the adding rows' 2,000 steps (issue 10 asks
      * for horizons where the best fixed threshold gets near its converged result) about 35 more, and the held-out
-     * recall row on Nesterov momentum (2026-12-01) ten more; three splits run side by side on two cores.
+     * recall row on Nesterov momentum (2026-12-01) ten more, and the two held-out Nesterov rows of 2026-12-02
+     * seventeen more; three splits run side by side on two cores.
      */
     @Test
-    void theFullPlanFitsTwoHoursOfOneCoreByItsOwnStepTimes() {
+    void theFullPlanFitsOneHundredAndThirtyFiveMinutesOfOneCoreByItsOwnStepTimes() {
         double seconds = FULL.entries().stream()
                 .mapToDouble(e -> e.runs() * e.config().steps() * e.config().msPerStepGuess() / 1000).sum();
-        assertTrue(seconds <= 120 * 60, "planned " + seconds / 60 + " min");
+        assertTrue(seconds <= 135 * 60, "planned " + seconds / 60 + " min");
     }
 
     @Test
