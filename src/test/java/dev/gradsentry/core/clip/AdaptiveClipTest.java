@@ -200,6 +200,20 @@ class AdaptiveClipTest {
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01)), d);
     }
 
+    /**
+     * A first step of 5% that momentum builds up to 27% (recall tanh Nesterov, seed 42: the run then sat at half the
+     * accuracy) engages the cap; a healthy Nesterov run's built-up 12% does not (the test above).
+     */
+    @Test
+    void aStepMomentumWouldBuildUpToTwiceTheTriggerEngagesTheCapAlthoughTheStepAloneDoesNot() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        assertInstanceOf(ClipDecision.None.class, p.decide(momentum(0.05, 0.19), Signal.QUIET));
+        assertFalse(p.capEngaged(), "built up to 19%: under twice the trigger");
+        ClipDecision d = p.decide(momentum(0.05, 0.27), Signal.QUIET);
+        assertTrue(p.capEngaged());
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01 / 0.27)), d);
+    }
+
     @Test
     void optimizersThatNormaliseTheGradientAreCappedRelativeToTheirWeightsOnceAGradientDwarfsThem() {
         AdaptiveClip p = AdaptiveClip.defaults();
