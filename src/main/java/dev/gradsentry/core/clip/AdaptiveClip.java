@@ -564,10 +564,15 @@ public final class AdaptiveClip implements ClipPolicy {
                 // This step alone, or what momentum builds it up to at half weight: a first gradient of 5% that
                 // Nesterov carries on for ten steps moves the weights by a quarter (recall tanh Nesterov, seed 42),
                 // while a healthy Nesterov run's built-up step stays near 12% (deep tanh MLP at lr 0.05).
-                double ratio = Math.max(l.firstStepGain(), l.stepGain() / BUILT_UP_WEIGHT) * l.norm() / weights;
-                if (!capEngaged && ratio > updateRatioTrigger) {
+                double alone = l.firstStepGain() * l.norm() / weights;
+                double builtUp = l.stepGain() * l.norm() / weights;
+                if (!capEngaged && Math.max(alone, builtUp / BUILT_UP_WEIGHT) > updateRatioTrigger) {
+                    // The audit names the ratio that crossed, at its own size, not the weighted one.
+                    String which = alone > updateRatioTrigger ? String.format(Locale.ROOT, "%.3g", alone)
+                            : String.format(Locale.ROOT, "%.3g for this step, %.3g once momentum builds it up "
+                                    + "(counted at 1/%.0f),", alone, builtUp, BUILT_UP_WEIGHT);
                     return new CapTrigger(false, "update-ratio", String.format(Locale.ROOT, "layer %s: predicted "
-                            + "update/parameter ratio %.3g above the trigger %.3g", l.layer(), ratio,
+                            + "update/parameter ratio %s above the trigger %.3g", l.layer(), which,
                             updateRatioTrigger));
                 }
             }

@@ -211,6 +211,8 @@ class AdaptiveClipTest {
         assertFalse(p.capEngaged(), "built up to 19%: under twice the trigger");
         ClipDecision d = p.decide(momentum(0.05, 0.27), Signal.QUIET);
         assertTrue(p.capEngaged());
+        assertTrue(p.lastChange().detail().contains("predicted update/parameter ratio 0.0500 for this step, 0.270 once "
+                + "momentum builds it up (counted at 1/2), above the trigger 0.100"), p.lastChange().detail());
         assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01 / 0.27)), d);
     }
 
