@@ -2,6 +2,8 @@ package dev.gradsentry.bench;
 
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.distribution.NormalDistribution;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
@@ -30,6 +32,25 @@ final class BenchNetworks {
         for (int i = 0; i < depth; i++) {
             list.layer(new DenseLayer.Builder().nIn(i == 0 ? inputs : width).nOut(width).activation(activation)
                     .weightInit(init).build());
+        }
+        list.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(width).nOut(classes)
+                .activation(Activation.SOFTMAX).weightInit(WeightInit.XAVIER).build());
+        MultiLayerNetwork net = new MultiLayerNetwork(list.build());
+        net.init();
+        return net;
+    }
+
+    /**
+     * {@code inputs}, then {@code depth} blocks of a linear dense layer of {@code width}, batch normalisation and a relu,
+     * then a softmax over {@code classes}.
+     */
+    static MultiLayerNetwork batchNormMlp(long seed, int inputs, int depth, int width, int classes, IUpdater updater) {
+        NeuralNetConfiguration.ListBuilder list = base(seed, updater);
+        for (int i = 0; i < depth; i++) {
+            list.layer(new DenseLayer.Builder().nIn(i == 0 ? inputs : width).nOut(width)
+                    .activation(Activation.IDENTITY).weightInit(WeightInit.RELU).build());
+            list.layer(new BatchNormalization.Builder().nOut(width).build());
+            list.layer(new ActivationLayer.Builder().activation(Activation.RELU).build());
         }
         list.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(width).nOut(classes)
                 .activation(Activation.SOFTMAX).weightInit(WeightInit.XAVIER).build());

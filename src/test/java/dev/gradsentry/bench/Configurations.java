@@ -66,6 +66,12 @@ final class Configurations {
                 FashionMnist.CLASSES, updater.apply(learningRate)));
     }
 
+    /** A batch-normalised MLP of {@link BenchNetworks#batchNormMlp} on flat Fashion-MNIST images. */
+    static Recipe batchNormMlp(int depth, int width, DoubleFunction<IUpdater> updater, double learningRate) {
+        return onFashion(false, seed -> BenchNetworks.batchNormMlp(seed, FashionMnist.PIXELS, depth, width,
+                FashionMnist.CLASSES, updater.apply(learningRate)));
+    }
+
     /** A plain RNN of {@link BenchNetworks#rnn} on the {@link RecallTask}; held-out sequences drawn per seed. */
     static Recipe recall(int classes, int length, int hidden, Activation activation, double gain,
                          DoubleFunction<IUpdater> updater, double learningRate) {

@@ -76,14 +76,14 @@ class StabilityPlanTest {
      * hour until the Adam tuning row (2026-12-01) added five minutes, and the adding rows' 2,000 steps (issue 10 asks
      * for horizons where the best fixed threshold gets near its converged result) about 35 more, and the held-out
      * recall row on Nesterov momentum (2026-12-01) ten more, and the two held-out Nesterov rows of 2026-12-02
-     * seventeen more, and the two held-out Nesterov rows of the second session of 2026-12-02 about sixteen more; three
-     * splits run side by side on two cores.
+     * seventeen more, and the two held-out Nesterov rows of the second session of 2026-12-02 about sixteen more and
+     * its batch-norm tuning row about eight (156 planned then); three splits run side by side on two cores.
      */
     @Test
-    void theFullPlanFitsOneHundredAndFiftyFiveMinutesOfOneCoreByItsOwnStepTimes() {
+    void theFullPlanFitsOneHundredAndSixtyMinutesOfOneCoreByItsOwnStepTimes() {
         double seconds = FULL.entries().stream()
                 .mapToDouble(e -> e.runs() * e.config().steps() * e.config().msPerStepGuess() / 1000).sum();
-        assertTrue(seconds <= 155 * 60, "planned " + seconds / 60 + " min");
+        assertTrue(seconds <= 160 * 60, "planned " + seconds / 60 + " min");
     }
 
     @Test

@@ -32,9 +32,14 @@ public final class GradientEdit {
         this.batchSize = batchSize;
     }
 
-    /** Multiplies every gradient by {@code factor}. */
+    /** Multiplies every gradient by {@code factor} (running statistics' updates are not gradients: see
+     * {@link ProbedLayer#statistics}). */
     public void scaleAll(double factor) {
-        model.getGradientsViewArray().muli(factor);
+        if (layers.stream().allMatch(l -> l.statistics().isEmpty())) {
+            model.getGradientsViewArray().muli(factor);
+            return;
+        }
+        forEachParam((l, i, g, w) -> g.muli(factor));
     }
 
     /** Multiplies one layer's gradient by {@code factor}; unknown layer names are ignored. */
@@ -51,10 +56,11 @@ public final class GradientEdit {
         }
     }
 
-    /** Multiplies one parameter's gradient (e.g. layer {@code 1_lstm}, param {@code RW}) by {@code factor}. */
+    /** Multiplies one parameter's gradient (e.g. layer {@code 1_lstm}, param {@code RW}) by {@code factor}; unknown
+     * names and running statistics are ignored. */
     public void scaleParam(String layer, String param, double factor) {
         for (ProbedLayer l : layers) {
-            if (l.name().equals(layer)) {
+            if (l.name().equals(layer) && l.params().contains(param)) {
                 INDArray g = gradients.get(l.gradientKeyPrefix() + "_" + param);
                 if (g != null) {
                     g.muli(factor);

@@ -234,6 +234,19 @@ public final class GradientProbe extends BaseTrainingListener {
             }
             nonFinite += bad;
         }
+        for (String key : layer.statistics()) {
+            // Not a gradient (see ProbedLayer#statistics), but a NaN in it still ruins the network.
+            INDArray g = gradients.get(layer.gradientKeyPrefix() + "_" + key);
+            if (g == null) {
+                continue;
+            }
+            boolean fast = direct && gradientMemory.covers(g);
+            double magnitude = fast ? gradientMemory.sumOfSquares(g.offset(), g.length())
+                    : g.norm2Number().doubleValue();
+            if (!Double.isFinite(magnitude)) {
+                nonFinite += fast ? gradientMemory.nonFinite(g.offset(), g.length()) : countNonFinite(g);
+            }
+        }
         return new LayerStats(layer.name(), Math.sqrt(squares), maxAbs, nonFinite, Double.NaN, params);
     }
 

@@ -3,30 +3,44 @@ package dev.gradsentry.core.probe;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.NoOp;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * One trainable layer as the probe sees it: its display name, the prefix of its keys in DL4J's gradient table and
- * which of its parameters DL4J divides by the minibatch size.
+ * One trainable layer as the probe sees it: its display name, the prefix of its keys in DL4J's gradient table, its
+ * parameters trained by their gradient and which of those DL4J divides by the minibatch size, and its running
+ * statistics.
+ *
+ * @param statistics parameters whose entry in DL4J's gradient view is not a gradient but their own update, applied as
+ *                   it is (their updater is {@link NoOp}): batch normalisation's running mean and variance. They are
+ *                   checked for NaN and infinity, and neither counted in gradient norms nor clipped: clipping them
+ *                   held a batch-normalised network's running statistics near their starting values.
  */
 record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<String> params,
-                   List<Boolean> dividedByBatch) {
+                   List<Boolean> dividedByBatch, List<String> statistics) {
 
     ProbedLayer {
         params = List.copyOf(params);
         dividedByBatch = List.copyOf(dividedByBatch);
+        statistics = List.copyOf(statistics);
     }
 
     static ProbedLayer of(String name, String gradientKeyPrefix, Layer layer) {
-        List<String> params = new ArrayList<>(layer.paramTable(false).keySet());
-        List<Boolean> divided = new ArrayList<>(params.size());
-        for (String p : params) {
-            divided.add(layer.updaterDivideByMinibatch(p));
+        List<String> params = new ArrayList<>();
+        List<Boolean> divided = new ArrayList<>();
+        List<String> statistics = new ArrayList<>();
+        for (String p : layer.paramTable(false).keySet()) {
+            if (layer.getConfig().getUpdaterByParam(p) instanceof NoOp) {
+                statistics.add(p);
+            } else {
+                params.add(p);
+                divided.add(layer.updaterDivideByMinibatch(p));
+            }
         }
-        return new ProbedLayer(name, gradientKeyPrefix, layer, params, divided);
+        return new ProbedLayer(name, gradientKeyPrefix, layer, params, divided, statistics);
     }
 
     /** The optimizer of the layer's first parameter (its weights), which sets the size of its update. */
