@@ -252,13 +252,16 @@ public final class GradientProbe extends BaseTrainingListener {
 
     /** L2 norm of the layer's parameters; their views have the offsets of the gradient views. */
     private double paramNorm(ProbedLayer layer, INDArray[] gradientViews, boolean direct) {
+        if (layer.params().isEmpty()) {
+            return Double.NaN; // nothing trains it (a frozen layer): no scale for the guard to bound an update by
+        }
         double squares = 0;
         for (INDArray v : gradientViews) {
             if (v == null) {
                 continue;
             }
             if (!(direct && paramMemory.covers(v))) {
-                return layer.layer().params().norm2Number().doubleValue();
+                return trainedParamNorm(layer);
             }
             squares += paramMemory.sumOfSquares(v.offset(), v.length());
         }
@@ -309,6 +312,9 @@ public final class GradientProbe extends BaseTrainingListener {
      * also the offset of its parameter.
      */
     private double updateRatio(ProbedLayer layer, INDArray[] views, boolean direct) {
+        if (layer.params().isEmpty()) {
+            return 0; // nothing trains it (a frozen layer): it did not move
+        }
         double update = 0;
         double param = 0;
         for (INDArray v : views) {
@@ -319,18 +325,37 @@ public final class GradientProbe extends BaseTrainingListener {
                 update += gradientMemory.sumOfSquares(v.offset(), v.length());
                 param += paramMemory.sumOfSquares(v.offset(), v.length());
             } else {
-                return fallbackUpdateRatio(layer.layer());
+                return fallbackUpdateRatio(layer, views);
             }
         }
         return param == 0 ? Double.NaN : Math.sqrt(update) / Math.sqrt(param);
     }
 
-    private static double fallbackUpdateRatio(Layer layer) {
-        double paramNorm = layer.params().norm2Number().doubleValue();
+    /** {@link #updateRatio} by ND4J's reductions, where the heap copies do not cover the layer. */
+    private static double fallbackUpdateRatio(ProbedLayer layer, INDArray[] views) {
+        double paramNorm = trainedParamNorm(layer);
         if (paramNorm == 0) {
             return Double.NaN;
         }
-        return layer.getGradientsViewArray().norm2Number().doubleValue() / paramNorm;
+        double squares = 0;
+        for (INDArray v : views) {
+            if (v != null) {
+                double n = v.norm2Number().doubleValue();
+                squares += n * n;
+            }
+        }
+        return Math.sqrt(squares) / paramNorm;
+    }
+
+    /** The norm of the layer's trained parameters (not its running statistics) by ND4J's reductions. */
+    private static double trainedParamNorm(ProbedLayer layer) {
+        Map<String, INDArray> table = layer.layer().paramTable(false);
+        double squares = 0;
+        for (String p : layer.params()) {
+            double n = table.get(p).norm2Number().doubleValue();
+            squares += n * n;
+        }
+        return Math.sqrt(squares);
     }
 
     private double learningRate(int iteration, int epoch) {

@@ -15,9 +15,10 @@ import java.util.Locale;
  * statistics.
  *
  * @param statistics parameters whose entry in DL4J's gradient view is not a gradient but their own update, applied as
- *                   it is (their updater is {@link NoOp}): batch normalisation's running mean and variance. They are
- *                   checked for NaN and infinity, and neither counted in gradient norms nor clipped: clipping them
- *                   held a batch-normalised network's running statistics near their starting values.
+ *                   it is (their updater is {@link NoOp}): batch normalisation's running mean and variance (and a
+ *                   frozen layer's parameters, whose entry is zero). They are checked for NaN and infinity, and
+ *                   neither counted in gradient norms nor clipped: clipping them held a batch-normalised network's
+ *                   running statistics near their starting values.
  */
 record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<String> params,
                    List<Boolean> dividedByBatch, List<String> statistics) {

@@ -7,6 +7,8 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.transferlearning.FineTuneConfiguration;
+import org.deeplearning4j.nn.transferlearning.TransferLearning;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
@@ -131,5 +133,23 @@ class BatchNormalizationTest {
         assertTrue(Double.isFinite(bn.norm()), "the gradients themselves are finite");
         assertEquals(1, guard.lostSteps());
         assertEquals(before, n.params(), "skipped: nothing moved, the running statistics included");
+    }
+
+    /** A frozen layer's parameters have the NoOp updater too: its entry is zero, and it is probed as not moving. */
+    @Test
+    void aFrozenLayerHasNoTrainedParametersAndReportsThatItDidNotMove() {
+        MultiLayerNetwork frozen = new TransferLearning.Builder(net())
+                .fineTuneConfiguration(new FineTuneConfiguration.Builder().updater(new Sgd(0.1)).build())
+                .setFeatureExtractor(0).build();
+        Guard guard = Guard.protect(frozen);
+        GradientProbe probe = guard.probe().updateRatioEvery(1);
+        frozen.fit(batch());
+        LayerStats first = probe.lastStep().layers().get(0);
+        assertEquals("0_dense", first.layer());
+        assertTrue(first.params().isEmpty());
+        assertEquals(0, first.norm());
+        assertEquals(0, first.updateRatio());
+        assertTrue(Double.isNaN(first.paramNorm()), "no trained weights to bound an update by");
+        assertTrue(probe.lastStep().layers().get(2).updateRatio() > 0, "the layers above it train");
     }
 }
