@@ -16,6 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -251,10 +252,10 @@ class GradientProbeTest {
         }
     }
 
-    @Test
-    void attachesToAComputationGraphByVertexName() {
+    /** A 3-4-2 graph, vertices {@code hidden} (tanh) and {@code out} (MSE), seed 2, in double precision; initialised. */
+    static ComputationGraph smallGraph(IUpdater updater) {
         ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder()
-                .seed(2).dataType(DataType.DOUBLE).updater(new Sgd(0.05)).graphBuilder()
+                .seed(2).dataType(DataType.DOUBLE).updater(updater).graphBuilder()
                 .addInputs("in")
                 .addLayer("hidden", new DenseLayer.Builder().nIn(3).nOut(4).activation(Activation.TANH).build(), "in")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(4).nOut(2)
@@ -262,6 +263,12 @@ class GradientProbeTest {
                 .setOutputs("out")
                 .build());
         graph.init();
+        return graph;
+    }
+
+    @Test
+    void attachesToAComputationGraphByVertexName() {
+        ComputationGraph graph = smallGraph(new Sgd(0.05));
         GradientProbe probe = GradientProbe.attach(graph);
         assertEquals(List.of("hidden", "out"), probe.layerNames());
         graph.fit(linearBatch());

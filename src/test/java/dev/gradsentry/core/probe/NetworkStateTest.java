@@ -52,15 +52,7 @@ class NetworkStateTest {
 
     @Test
     void theSameForAComputationGraph() {
-        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(2)
-                .dataType(DataType.DOUBLE).updater(new Nesterovs(0.1, 0.9)).graphBuilder()
-                .addInputs("in")
-                .addLayer("hidden", new DenseLayer.Builder().nIn(3).nOut(4).activation(Activation.TANH).build(), "in")
-                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(4).nOut(2)
-                        .activation(Activation.IDENTITY).build(), "hidden")
-                .setOutputs("out")
-                .build());
-        graph.init();
+        ComputationGraph graph = GradientProbeTest.smallGraph(new Nesterovs(0.1, 0.9));
         NetworkState before = NetworkState.capture(graph);
         assertNull(graph.getUpdater(false), "capturing does not make the graph's updater");
         graph.fit(batch());
