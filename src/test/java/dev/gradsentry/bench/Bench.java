@@ -17,11 +17,12 @@ public final class Bench {
             case "checkpoint" -> CheckpointBench.main(rest);
             case "load" -> LoadBench.main(rest);
             case "stability" -> StabilityBench.main(rest);
+            case "unseen" -> UnseenBench.main(rest);
             default -> {
                 System.err.println("usage: ./bench overhead [--quick] | ./bench explode [steps] "
                         + "| ./bench stability [--quick] [--out DIR] [--split tuning|validation|control] [--only CONFIG]... "
                         + "[--contender LABEL]... [--seeds N] | ./bench checkpoint [--quick] "
-                        + "| ./bench load [--quick]");
+                        + "| ./bench load [--quick] | ./bench unseen WORKLOAD OPTIMIZER LR STEPS SEED CONTENDER");
                 System.exit(2);
             }
         }

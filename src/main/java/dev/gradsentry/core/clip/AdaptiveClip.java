@@ -29,7 +29,7 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   momentum: see {@code StepGain}), the probe predicts each layer's update/parameter ratio before the update. The
  *   first step on which any layer's predicted ratio exceeds {@code updateRatioTrigger} (default 0.1: a tenth of the
  *   layer's weights in one step) engages the cap, and from then on each layer's gradient is clipped so that its
- *   update is at most {@code updateRatioCap} (default 0.01) of its weights: the trust ratio of LARS (You et al. 2017),
+ *   update is at most {@code updateRatioCap} (default 0.02) of its weights: the trust ratio of LARS (You et al. 2017),
  *   applied only once a run shows it needs it. It needs no history, so it acts on the very first step of a run whose
  *   learning rate is far too high, where a percentile of norms that are already part of the blow-up would be the
  *   wrong anchor. A lost step (non-finite, diverged, rolled back) engages it too. Healthy runs stay below the
@@ -86,7 +86,7 @@ public final class AdaptiveClip implements ClipPolicy {
     public static final double DEFAULT_FLOOR_FRACTION = 0.01;
     public static final int DEFAULT_COOLDOWN = 10;
     public static final int DEFAULT_RELAX_AFTER = 500;
-    public static final double DEFAULT_UPDATE_RATIO_CAP = 0.01;
+    public static final double DEFAULT_UPDATE_RATIO_CAP = 0.02;
     public static final double DEFAULT_UPDATE_RATIO_TRIGGER = 0.1;
     public static final double DEFAULT_GRADIENT_RATIO_CAP = 0.03;
     public static final double DEFAULT_GRADIENT_RATIO_TRIGGER = 100;

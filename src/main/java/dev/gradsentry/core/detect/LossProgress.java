@@ -12,7 +12,7 @@ import dev.gradsentry.core.state.SavedState;
  * <ul>
  *   <li>{@link Verdict#CHANCE}: a classifier's loss sat at the chance level, at least {@value #CHANCE_FRACTION} of
  *   {@code ln(classes)} (the cross-entropy of a uniform guess), for {@value #CHANCE_WINDOWS} windows in a row, none of
- *   them more than {@value #MIN_IMPROVEMENT} below the window before it. A loss still coming down is being rescued,
+ *   them a new low (more than {@value #MIN_IMPROVEMENT} below every window since the windows started). A loss still coming down is being rescued,
  *   however far above the chance level: a relu RNN rescued from a blow-up on the recall task starts at 17 (ln 4 =
  *   1.39) and takes hundreds of steps to learn; judged at chance after 100 steps, it was rolled back to its start
  *   every 100 steps until the run ended there.</li>
@@ -40,6 +40,8 @@ public final class LossProgress {
     private int count;
     private double best = Double.POSITIVE_INFINITY;
     private double last = Double.NaN;
+    /** The lowest window since the windows (re)started: a loss that comes down keeps setting new lows. */
+    private double low = Double.POSITIVE_INFINITY;
     private int chanceWindows;
     private int stuckWindows;
     private double candidate = Double.NaN;
@@ -61,8 +63,12 @@ public final class LossProgress {
         double mean = sum / count;
         sum = 0;
         count = 0;
-        // A loss still coming down is being rescued, however far above the chance level it still is.
-        boolean falling = mean < last * (1 - MIN_IMPROVEMENT);
+        // A loss still coming down is being rescued, however far above the chance level it still is. Coming down
+        // means a new low since the windows started: a dip below the window before is noise when the next window
+        // is back up (a relu RNN held at chance after a rollback wobbled 1.4-1.9 around ln 4 for 400 steps, and
+        // every other window "fell").
+        boolean falling = Double.isFinite(low) && mean < low * (1 - MIN_IMPROVEMENT);
+        low = Math.min(low, mean);
         last = mean;
         chanceWindows = mean >= CHANCE_FRACTION * chanceLoss && !falling ? chanceWindows + 1 : 0;
         if (mean < best * (1 - MIN_IMPROVEMENT)) {
@@ -117,11 +123,12 @@ public final class LossProgress {
         chanceWindows = 0;
         stuckWindows = 0;
         candidate = Double.NaN;
+        low = Double.POSITIVE_INFINITY;
     }
 
     public SavedState saveState() {
         return new SavedState().put("counters", sum, count, best, last, chanceWindows, stuckWindows,
-                candidate);
+                candidate).put("low", low);
     }
 
     public void restoreState(SavedState s) {
@@ -132,5 +139,7 @@ public final class LossProgress {
         chanceWindows = (int) s.number("counters", 4);
         stuckWindows = (int) s.number("counters", 5);
         candidate = s.number("counters", 6);
+        // absent from checkpoints written before the low was kept: the last window stands in for it
+        low = s.has("low") ? s.number("low", 0) : Double.isNaN(last) ? Double.POSITIVE_INFINITY : last;
     }
 }

@@ -23,6 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AdaptiveClipTest {
 
+    /** The default update-ratio cap: each expected threshold is this share of a layer's weights over its gain. */
+    private static final double CAP = AdaptiveClip.DEFAULT_UPDATE_RATIO_CAP;
+
     private static final Signal SPIKE = new Signal(false, true, 9, "global", false);
 
     private static StepStats step(double dense, double out) {
@@ -158,13 +161,13 @@ class AdaptiveClipTest {
         AdaptiveClip p = AdaptiveClip.defaults();
         // SGD at lr 10 on fresh weights: the dense layer would move 100x its own norm in one step
         ClipDecision d = p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
-        // cap 0.01: a gradient of norm 0.01 * 10 / 10 moves the dense weights by 1% of their norm
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01, "1_output", 0.005)), d);
+        // a gradient of norm CAP * 10 / 10 moves the dense weights by CAP of their norm
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP * 10 / 10, "1_output", CAP * 5 / 10)), d);
         assertEquals(CLIP_ENABLE, p.lastChange().kind());
         assertEquals("update-ratio", p.lastChange().reason());
         assertTrue(p.capEngaged());
         // engaged, it keeps bounding every step by the weights of that step
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.02, "1_output", 0.005)),
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP * 20 / 10, "1_output", CAP * 5 / 10)),
                 p.decide(weighted(1, 20, 0.001, 5, 10), Signal.QUIET));
     }
 
@@ -197,7 +200,7 @@ class AdaptiveClipTest {
         // this step alone would move them 19%: engaged, and bounded by the sustained gain
         ClipDecision d = p.decide(momentum(0.19, 1.0), Signal.QUIET);
         assertTrue(p.capEngaged());
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01)), d);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP)), d);
     }
 
     /**
@@ -213,7 +216,7 @@ class AdaptiveClipTest {
         assertTrue(p.capEngaged());
         assertTrue(p.lastChange().detail().contains("predicted update/parameter ratio 0.0500 for this step, 0.270 once "
                 + "momentum builds it up (counted at 1/2), above the trigger 0.100"), p.lastChange().detail());
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01 / 0.27)), d);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP / 0.27)), d);
     }
 
     @Test
@@ -276,8 +279,8 @@ class AdaptiveClipTest {
             p.decide(sgdBesideAdam(0.05, 1), Signal.QUIET); // update ratio 0.05, gradient ratio 0.5: healthy
         }
         // the Adam layer's gradient trigger and a diverging loss on the same step: the gradient cap, then the
-        // update cap and the history thresholds (0.05 and 1); the SGD layer's cap 0.01 * 10 / 10 is the tighter
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.01, "1_output", 0.06)),
+        // update cap and the history thresholds (0.05 and 1); the SGD layer's cap CAP * 10 / 10 is the tighter
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP * 10 / 10, "1_output", 0.06)),
                 p.decide(sgdBesideAdam(0.05, 1000), DIVERGING));
         assertTrue(p.capEngaged());
         assertTrue(p.gradientCapEngaged());
@@ -290,9 +293,9 @@ class AdaptiveClipTest {
                 new LayerStats("0_dense", 100, 1, 0, Double.NaN, List.of(new ParamStats("W", 100, 0)), 10, 1, 1),
                 new LayerStats("1_output", 1, 1, 0, Double.NaN, List.of(new ParamStats("W", 1, 0)), 2, Double.NaN,
                         Double.NaN)));
-        // SGD layer: update 100 * 1 / 10 = 10x its weights: its cap engages, 0.01 * 10 / 1; the Adam layer, its
+        // SGD layer: update 100 * 1 / 10 = 10x its weights: its cap engages, CAP * 10 / 1; the Adam layer, its
         // gradient half its weights, is far below its own trigger and left alone
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1)), p.decide(mixed, Signal.QUIET));
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP * 10 / 1)), p.decide(mixed, Signal.QUIET));
         assertEquals("update-ratio", p.lastChange().reason());
         assertFalse(p.gradientCapEngaged());
     }
@@ -313,22 +316,22 @@ class AdaptiveClipTest {
         AdaptiveClip p = AdaptiveClip.defaults();
         ClipDecision d = p.decide(weighted(100, 10, 100, 0, 1), Signal.QUIET);
         // median weight norm of the two layers is 10: the zero layer is bounded as if its weights had norm 1
-        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", 0.1, "1_output", 0.01)), d);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP * 10 / 1, "1_output", CAP * 1 / 1)), d);
     }
 
     @Test
     void lostStepsTightenTheCapDownToTheFloor() {
         AdaptiveClip p = AdaptiveClip.defaults();
-        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: 0.01 for the dense layer
+        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: CAP for the dense layer
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false)); // history thresholds switched on
         p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
         assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
-        assertEquals(0.005, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
+        assertEquals(CAP / 2, ((ClipDecision.LayerNorm) p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET))
                 .thresholds().get("0_dense"), 1e-12, "half the cap");
         for (int i = 0; i < 20; i++) {
             p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
         }
-        assertEquals(0.01 * AdaptiveClip.DEFAULT_FLOOR_FRACTION, ((ClipDecision.LayerNorm) p.decide(
+        assertEquals(CAP * AdaptiveClip.DEFAULT_FLOOR_FRACTION, ((ClipDecision.LayerNorm) p.decide(
                 weighted(100, 10, 1, 5, 10), Signal.QUIET)).thresholds().get("0_dense"), 1e-12);
     }
 
