@@ -1,8 +1,8 @@
 package dev.gradsentry.bench;
 
 import dev.gradsentry.core.intervene.Guard;
-import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.training.FashionMnist;
+import dev.gradsentry.training.Network;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -75,6 +75,7 @@ final class UnseenBench {
         String contender = args[5];
         boolean rows = workload.equals("lstm") || workload.equals("conv1d");
         Model model = build(workload, updater, seed);
+        Network network = Network.of(model);
         BenchData data = new BenchData();
         FashionStream train = new FashionStream(data.fashion(), BATCH, rows, seed);
         DataSet held = FashionStream.heldOut(data.fashion(), HELD_OUT, rows);
@@ -89,21 +90,17 @@ final class UnseenBench {
                 }
             });
         } else if (contender.equals("none")) {
-            attach(model);
+            network.attachProbe();
         } else {
             String[] grid = contender.split(":");
-            attach(model).updateRatioEvery(0)
+            network.attachProbe().updateRatioEvery(0)
                     .intercept(new ClipOnly(Contender.fixed(grid[0], Double.parseDouble(grid[1])).create()));
         }
         String ending = "ok";
         for (int i = 0; i < steps; i++) {
             DataSet batch = train.next();
             try {
-                if (model instanceof MultiLayerNetwork m) {
-                    m.fit(batch);
-                } else {
-                    ((ComputationGraph) model).fit(batch);
-                }
+                network.fit(batch);
             } catch (RuntimeException e) {
                 ending = "stopped: " + e.getClass().getSimpleName(); // a paused guard stops fit
                 break;
@@ -124,11 +121,6 @@ final class UnseenBench {
         return String.format(Locale.ROOT, "RESULT %s %s %s %d %s acc %.4f events %d end %s hash %d%s", workload,
                 args[1], args[2], seed, contender, accuracy, count[0], ending,
                 Arrays.hashCode(model.params().toFloatVector()), events);
-    }
-
-    private static GradientProbe attach(Model model) {
-        return model instanceof MultiLayerNetwork m ? GradientProbe.attach(m)
-                : GradientProbe.attach((ComputationGraph) model);
     }
 
     private static Model build(String workload, IUpdater updater, long seed) {

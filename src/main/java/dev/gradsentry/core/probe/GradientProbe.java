@@ -12,6 +12,7 @@ import org.nd4j.linalg.indexing.conditions.Conditions;
 import org.nd4j.linalg.learning.config.IUpdater;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -223,10 +224,7 @@ public final class GradientProbe extends BaseTrainingListener {
                 norm = g.norm2Number().doubleValue() / divisor;
                 max = g.amaxNumber().doubleValue() / divisor;
             }
-            long bad = 0;
-            if (!Double.isFinite(norm)) {
-                bad = fast ? gradientMemory.nonFinite(g.offset(), g.length()) : countNonFinite(g);
-            }
+            long bad = Double.isFinite(norm) ? 0 : nonFinite(g, fast);
             params.add(new ParamStats(key, norm, bad));
             squares += norm * norm;
             if (max > maxAbs) {
@@ -240,12 +238,7 @@ public final class GradientProbe extends BaseTrainingListener {
             if (g == null) {
                 continue;
             }
-            boolean fast = direct && gradientMemory.covers(g);
-            double magnitude = fast ? gradientMemory.sumOfSquares(g.offset(), g.length())
-                    : g.norm2Number().doubleValue();
-            if (!Double.isFinite(magnitude)) {
-                nonFinite += fast ? gradientMemory.nonFinite(g.offset(), g.length()) : countNonFinite(g);
-            }
+            nonFinite += nonFinite(g, direct && gradientMemory.covers(g));
         }
         return new LayerStats(layer.name(), Math.sqrt(squares), maxAbs, nonFinite, Double.NaN, params);
     }
@@ -268,9 +261,10 @@ public final class GradientProbe extends BaseTrainingListener {
         return Math.sqrt(squares);
     }
 
-    /** Counts NaN and infinite values; only called when a norm already showed that some exist. */
-    private static long countNonFinite(INDArray a) {
-        return a.scan(Conditions.isNan()).longValue() + a.scan(Conditions.isInfinite()).longValue();
+    /** NaN and infinite values of a gradient view: from the heap copy when it covers the view ({@code fast}). */
+    private long nonFinite(INDArray g, boolean fast) {
+        return fast ? gradientMemory.nonFinite(g.offset(), g.length())
+                : g.scan(Conditions.isNan()).longValue() + g.scan(Conditions.isInfinite()).longValue();
     }
 
     @Override
@@ -337,23 +331,23 @@ public final class GradientProbe extends BaseTrainingListener {
         if (paramNorm == 0) {
             return Double.NaN;
         }
-        double squares = 0;
-        for (INDArray v : views) {
-            if (v != null) {
-                double n = v.norm2Number().doubleValue();
-                squares += n * n;
-            }
-        }
-        return Math.sqrt(squares) / paramNorm;
+        return norm(Arrays.asList(views)) / paramNorm;
     }
 
     /** The norm of the layer's trained parameters (not its running statistics) by ND4J's reductions. */
     private static double trainedParamNorm(ProbedLayer layer) {
         Map<String, INDArray> table = layer.layer().paramTable(false);
+        return norm(layer.params().stream().map(table::get).toList());
+    }
+
+    /** The L2 norm of several arrays taken as one, by ND4J's reductions; null entries are absent. */
+    private static double norm(List<INDArray> arrays) {
         double squares = 0;
-        for (String p : layer.params()) {
-            double n = table.get(p).norm2Number().doubleValue();
-            squares += n * n;
+        for (INDArray a : arrays) {
+            if (a != null) {
+                double n = a.norm2Number().doubleValue();
+                squares += n * n;
+            }
         }
         return Math.sqrt(squares);
     }
