@@ -241,9 +241,13 @@ public final class Workloads {
 
     /** Fraction of {@code held} classified correctly; NaN when the network's output is not finite. */
     public static double accuracy(MultiLayerNetwork net, DataSet held) {
-        INDArray out = net.output(held.getFeatures(), false);
+        return accuracy(net.output(held.getFeatures(), false), held.getLabels());
+    }
+
+    /** Fraction of rows whose largest output is the one-hot label's class; NaN when {@code out} is not finite. */
+    public static double accuracy(INDArray out, INDArray labels) {
         INDArray predicted = out.argMax(1);
-        INDArray actual = held.getLabels().argMax(1);
+        INDArray actual = labels.argMax(1);
         long n = actual.length();
         long correct = 0;
         for (long i = 0; i < n; i++) {

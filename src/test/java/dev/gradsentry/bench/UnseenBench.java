@@ -3,6 +3,7 @@ package dev.gradsentry.bench;
 import dev.gradsentry.core.intervene.Guard;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.Network;
+import dev.gradsentry.training.Workloads;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -108,16 +109,7 @@ final class UnseenBench {
         }
         INDArray out = model instanceof MultiLayerNetwork m ? m.output(held.getFeatures(), false)
                 : ((ComputationGraph) model).outputSingle(false, held.getFeatures());
-        INDArray predicted = out.argMax(1);
-        INDArray actual = held.getLabels().argMax(1);
-        long correct = 0;
-        for (long i = 0; i < actual.length(); i++) {
-            if (predicted.getLong(i) == actual.getLong(i)) {
-                correct++;
-            }
-        }
-        double accuracy = Double.isFinite(out.sumNumber().doubleValue()) ? (double) correct / actual.length()
-                : Double.NaN;
+        double accuracy = Workloads.accuracy(out, held.getLabels());
         return String.format(Locale.ROOT, "RESULT %s %s %s %d %s acc %.4f events %d end %s hash %d%s", workload,
                 args[1], args[2], seed, contender, accuracy, count[0], ending,
                 Arrays.hashCode(model.params().toFloatVector()), events);

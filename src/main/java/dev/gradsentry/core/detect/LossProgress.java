@@ -27,7 +27,7 @@ public final class LossProgress {
     /** Steps per window. */
     public static final int WINDOW = 50;
     static final double CHANCE_FRACTION = 0.97;
-    static final int CHANCE_WINDOWS = 2;
+    public static final int CHANCE_WINDOWS = 2;
     static final double STUCK_FACTOR = 1.5;
     static final int STUCK_WINDOWS = 4;
     /** A window counts as better than the best only when it improves on it by more than this fraction. */

@@ -69,8 +69,14 @@ public final class Guard implements GradientInterceptor {
 
     /** External tightening stops at 1% of the policy's own thresholds. */
     static final double MIN_THRESHOLD_SCALE = 0.01;
-    /** A loss window is judged while the guard acted within this many steps. */
-    static final int INTERVENING_SPAN = 2 * LossProgress.WINDOW;
+    /**
+     * A loss window is judged while the guard acted within this many steps: as long as a chance verdict takes to
+     * come after the guard's last act. The window the guard last acted in may still hold the blow-up, the next one
+     * is the loss coming down from it (a new low, not judged at chance), and {@code CHANCE_WINDOWS} more at chance
+     * make the verdict. With two windows, a relu RNN the cap held through a blow-up that had died at chance by
+     * step 50 was judged 155 steps after the guard last acted, too late to count, and sat at chance to its end.
+     */
+    static final int INTERVENING_SPAN = (LossProgress.CHANCE_WINDOWS + 2) * LossProgress.WINDOW;
     private static final Logger LOG = Logger.getLogger(Guard.class.getName());
     private static final Signal NON_FINITE = new Signal(true, false, Double.NaN, null, false);
     private static final Signal DIVERGED = new Signal(false, false, Double.NaN, null, true);
@@ -80,6 +86,7 @@ public final class Guard implements GradientInterceptor {
     private final Clock clock;
     private final List<InterventionListener> listeners = new CopyOnWriteArrayList<>();
     private final LearningRateScale learningRate;
+    private final ChanceLoss chance;
     private final LossProgress progress;
     private final LostSteps lost = new LostSteps();
 
@@ -132,7 +139,8 @@ public final class Guard implements GradientInterceptor {
         this.spikes = new SpikeDetector(settings.spikeZ(), settings.spikeWarmup());
         this.divergence = new DivergenceDetector(settings.divergenceFactor(), settings.divergencePatience());
         this.learningRate = new LearningRateScale(model);
-        this.progress = new LossProgress(ChanceLoss.of(model));
+        this.chance = ChanceLoss.of(model);
+        this.progress = new LossProgress(chance.perLabel());
         this.lastGood = NetworkState.capture(model);
     }
 
@@ -327,17 +335,17 @@ public final class Guard implements GradientInterceptor {
             rollback(edit, "divergence", measured.loss(), act, null);
             return;
         }
-        LossProgress.Verdict verdict = progress.observe(measured.loss());
+        LossProgress.Verdict verdict = progress.observe(chance.perLabel(measured.loss()));
         if (verdict != LossProgress.Verdict.NONE && step - lastActed <= INTERVENING_SPAN) {
             lostStep(DIVERGED, act, progress.lastWindow());
             rollback(edit, verdict == LossProgress.Verdict.CHANCE ? "chance-level" : "no-progress",
                     progress.lastWindow(), act, verdict == LossProgress.Verdict.CHANCE
-                            ? String.format(Locale.ROOT, "mean loss %.4g over the last %d steps is at the chance "
+                            ? String.format(Locale.ROOT, "mean loss %.4g%s over the last %d steps is at the chance "
                                     + "level ln(classes) = %.4g while the guard intervened", progress.lastWindow(),
-                                    LossProgress.WINDOW, progress.chanceLoss())
-                            : String.format(Locale.ROOT, "mean loss %.4g over the last %d steps has stayed far above "
-                                    + "the run's best window %.4g while the guard intervened", progress.lastWindow(),
-                                    LossProgress.WINDOW, progress.best()));
+                                    lossUnit(), LossProgress.WINDOW, progress.chanceLoss())
+                            : String.format(Locale.ROOT, "mean loss %.4g%s over the last %d steps has stayed far "
+                                    + "above the run's best window %.4g while the guard intervened",
+                                    progress.lastWindow(), lossUnit(), LossProgress.WINDOW, progress.best()));
             return;
         }
         // A loss already far above its window (not yet for long enough to roll back) tells the policy that what it
@@ -473,6 +481,11 @@ public final class Guard implements GradientInterceptor {
         emit(Intervention.lrBackoff(at(policy), reason, measured, before, before * settings.lrBackoffFactor(),
                 detail == null ? String.format(Locale.ROOT, "every layer's learning rate (or schedule) at %.4g of "
                         + "its configured value", pendingLearningRateFactor) : detail));
+    }
+
+    /** How the audit qualifies the loss the verdicts judge: a sequence output's is per labelled time step. */
+    private String lossUnit() {
+        return chance.sequence() ? " per labelled time step" : "";
     }
 
     private void pauseIfTooManyLost() {

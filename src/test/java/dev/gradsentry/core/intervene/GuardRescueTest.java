@@ -1,11 +1,14 @@
 package dev.gradsentry.core.intervene;
 
 import dev.gradsentry.core.clip.AdaptiveClip;
+import dev.gradsentry.core.detect.LossProgress;
 import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.util.ModelSerializer;
@@ -230,6 +233,96 @@ class GuardRescueTest {
         assertEquals("chance-level", rollback.reason());
         assertTrue(rollback.detail().contains("chance level"), rollback.detail());
         assertTrue(events.stream().anyMatch(e -> e.kind() == LR_BACKOFF));
+    }
+
+    /**
+     * The case the verdict missed (recall relu Nesterov, seed 42): the cap holds a blow-up in the first window, the
+     * loss comes down to the chance level in the second (a new low, so not yet judged), the gradients calm and the cap
+     * stops binding; the verdict then needs two more windows at chance and came 155 steps after the guard last acted,
+     * when only 100 counted: a dead run went on silently to its end.
+     */
+    @Test
+    void aRunThatDiesAtTheChanceLevelAfterTheGuardHeldItsBlowUpIsRolledBack() {
+        MultiLayerNetwork net = classifier(17, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        List<DataSet> noise = batches(260, 19, true); // labels that cannot be learned: the loss can only reach ln(4)
+        int lastClipped = -1;
+        for (int i = 0; i < noise.size() && events.stream().noneMatch(e -> e.kind() == ROLLBACK); i++) {
+            DataSet d = noise.get(i);
+            // the blow-up: inputs 1000 times too large for the first 45 steps, which the cap holds
+            net.fit(i < 45 ? new DataSet(d.getFeatures().mul(1000), d.getLabels()) : d);
+            lastClipped = guard.lastClipped() ? i : lastClipped;
+        }
+        Intervention rollback = events.stream().filter(e -> e.kind() == ROLLBACK).findFirst().orElseThrow(
+                () -> new AssertionError(events.toString()));
+        assertEquals("chance-level", rollback.reason());
+        assertTrue(rollback.step() - lastClipped > 2 * LossProgress.WINDOW, "the verdict came "
+                + (rollback.step() - lastClipped) + " steps after the guard last acted: " + events);
+    }
+
+    /** A sequence labeller: an LSTM over 4 inputs and {@value #STEPS} time steps, a class per step (RnnOutputLayer). */
+    private static MultiLayerNetwork sequenceLabeller(long seed) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.FLOAT).updater(new Adam(0.01)).list()
+                .layer(new LSTM.Builder().nIn(CLASSES).nOut(16).activation(Activation.TANH).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(CLASSES)
+                        .activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    private static final int STEPS = 30;
+
+    /** Each time step's class is the index of its largest input: learnable step by step. */
+    private static List<DataSet> sequences(int n, long seed) {
+        Random r = new Random(seed);
+        List<DataSet> list = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            float[][][] x = new float[16][CLASSES][STEPS];
+            float[][][] y = new float[16][CLASSES][STEPS];
+            for (int i = 0; i < 16; i++) {
+                for (int t = 0; t < STEPS; t++) {
+                    int best = 0;
+                    for (int j = 0; j < CLASSES; j++) {
+                        x[i][j][t] = (float) r.nextGaussian();
+                        best = x[i][j][t] > x[i][best][t] ? j : best;
+                    }
+                    y[i][best][t] = 1;
+                }
+            }
+            list.add(new DataSet(Nd4j.create(x), Nd4j.create(y)));
+        }
+        return list;
+    }
+
+    /**
+     * DL4J scores an RnnOutputLayer per example summed over its time steps, so a sequence labeller that has learned
+     * a lot still scores above ln(classes): judged by ln(classes), every state it reached was "at chance", none was
+     * kept as good, and a rollback threw all of its training away, back to the initial state.
+     */
+    @Test
+    void aSequenceLabellerRolledBackKeepsWhatItLearned() {
+        MultiLayerNetwork net = sequenceLabeller(47);
+        Guard guard = Guard.protect(net);
+        GradientInjection inject = GradientInjection.before(net);
+        List<Intervention> events = events(guard);
+        List<DataSet> train = sequences(220, 53);
+        for (int i = 0; i < 200; i++) {
+            net.fit(train.get(i));
+        }
+        assertTrue(net.score() > Math.log(CLASSES), "summed over " + STEPS + " steps, the loss " + net.score()
+                + " stays above ln(classes) although the labeller learned");
+        int k = net.getIterationCount();
+        for (int j = 0; j < 3; j++) {
+            inject.at(k, Double.NaN);
+            net.fit(train.get(200 + j));
+        }
+        assertTrue(events.stream().anyMatch(e -> e.kind() == ROLLBACK), events.toString());
+        assertTrue(net.getIterationCount() >= k - 2 * GuardSettings.defaults().snapshotEvery(),
+                "rolled back to iteration " + net.getIterationCount() + " of " + k);
+        assertTrue(events.stream().noneMatch(e -> "chance-level".equals(e.reason())), events.toString());
     }
 
     @Test

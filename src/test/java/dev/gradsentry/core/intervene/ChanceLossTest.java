@@ -1,0 +1,101 @@
+package dev.gradsentry.core.intervene;
+
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
+
+/** The chance level a classifier's loss is judged against, and the loss per label it is compared with. */
+class ChanceLossTest {
+
+    private static MultiLayerNetwork net(Layer hidden, Layer output) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1)
+                .dataType(DataType.FLOAT).list().layer(hidden).layer(output).build());
+        net.init();
+        return net;
+    }
+
+    private static MultiLayerNetwork sequenceLabeller() {
+        return net(new LSTM.Builder().nIn(3).nOut(4).build(), new RnnOutputLayer.Builder(
+                LossFunctions.LossFunction.MCXENT).nIn(4).nOut(5).activation(Activation.SOFTMAX).build());
+    }
+
+    @Test
+    void aSoftmaxClassifiersChanceLevelIsLnClassesAndItsLossIsPerLabelAlready() {
+        MultiLayerNetwork net = net(new DenseLayer.Builder().nIn(3).nOut(4).build(), new OutputLayer.Builder(
+                LossFunctions.LossFunction.MCXENT).nIn(4).nOut(5).activation(Activation.SOFTMAX).build());
+        ((IOutputLayer) net.getOutputLayer()).setLabels(Nd4j.zeros(DataType.FLOAT, 8, 5));
+        ChanceLoss chance = ChanceLoss.of(net);
+        assertEquals(Math.log(5), chance.perLabel(), 1e-12);
+        assertEquals(2.5, chance.perLabel(2.5), 0);
+        assertFalse(chance.sequence());
+    }
+
+    @Test
+    void aSequenceOutputsLossIsDividedByItsTimeSteps() {
+        MultiLayerNetwork net = sequenceLabeller();
+        ((IOutputLayer) net.getOutputLayer()).setLabels(Nd4j.zeros(DataType.FLOAT, 8, 5, 30));
+        ChanceLoss chance = ChanceLoss.of(net);
+        assertEquals(Math.log(5), chance.perLabel(), 1e-12);
+        assertEquals(60.0 / 30, chance.perLabel(60), 1e-12);
+        assertTrue(chance.sequence());
+    }
+
+    @Test
+    void aMaskedSequenceOutputsLossIsDividedByItsLabelledTimeStepsPerExample() {
+        MultiLayerNetwork net = sequenceLabeller();
+        ((IOutputLayer) net.getOutputLayer()).setLabels(Nd4j.zeros(DataType.FLOAT, 2, 5, 30));
+        INDArray mask = Nd4j.zeros(DataType.FLOAT, 2, 30);
+        mask.getRow(0).get(interval(0, 10)).assign(1);
+        mask.getRow(1).get(interval(0, 20)).assign(1);
+        net.setLayerMaskArrays(null, mask);
+        assertEquals(60.0 / 15, ChanceLoss.of(net).perLabel(60), 1e-12, "(10 + 20) / 2 labelled steps per example");
+    }
+
+    /** The guard reads it from the probe's callback: the step's labels and mask are still on the output layer then. */
+    @Test
+    void duringAStepItReadsThatStepsLabelsAndMask() {
+        MultiLayerNetwork net = sequenceLabeller();
+        double[] seen = {Double.NaN};
+        net.addListeners(new BaseTrainingListener() {
+            @Override
+            public void onGradientCalculation(Model model) {
+                seen[0] = ChanceLoss.of(model).perLabel(60);
+            }
+        });
+        INDArray mask = Nd4j.zeros(DataType.FLOAT, 2, 30);
+        mask.getRow(0).get(interval(0, 12)).assign(1);
+        mask.getRow(1).get(interval(0, 12)).assign(1);
+        net.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30),
+                Nd4j.zeros(DataType.FLOAT, 2, 5, 30).assign(0.2), null, mask));
+        assertEquals(60.0 / 12, seen[0], 1e-12);
+    }
+
+    @Test
+    void aRegressionOutputHasNoChanceLevelAndItsLossStaysAsItIs() {
+        MultiLayerNetwork net = net(new LSTM.Builder().nIn(3).nOut(4).build(), new RnnOutputLayer.Builder(
+                LossFunctions.LossFunction.MSE).nIn(4).nOut(1).activation(Activation.IDENTITY).build());
+        ((IOutputLayer) net.getOutputLayer()).setLabels(Nd4j.zeros(DataType.FLOAT, 8, 1, 30));
+        ChanceLoss chance = ChanceLoss.of(net);
+        assertTrue(Double.isNaN(chance.perLabel()));
+        assertEquals(60, chance.perLabel(60), 0);
+    }
+}
