@@ -4,6 +4,7 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
@@ -22,15 +23,17 @@ import org.nd4j.linalg.lossfunctions.impl.LossNegativeLogLikelihood;
  */
 final class ChanceLoss {
 
-    private static final ChanceLoss UNKNOWN = new ChanceLoss(Double.NaN, null);
+    private static final ChanceLoss UNKNOWN = new ChanceLoss(Double.NaN, null, false);
 
     private final double perLabel;
-    /** The classifier's output layer, whose labels (and their mask) say how many labels each example's loss sums. */
-    private final Layer output;
+    private final Model model;
+    /** The output is an {@code RnnOutputLayer}: DL4J sums its loss over each example's labelled time steps. */
+    private final boolean sequence;
 
-    private ChanceLoss(double perLabel, Layer output) {
+    private ChanceLoss(double perLabel, Model model, boolean sequence) {
         this.perLabel = perLabel;
-        this.output = output;
+        this.model = model;
+        this.sequence = sequence;
     }
 
     /** For the network's single softmax cross-entropy output; {@link #perLabel()} is NaN for any other network. */
@@ -44,7 +47,7 @@ final class ChanceLoss {
         if (out != null && out.conf().getLayer() instanceof BaseOutputLayer o
                 && o.getActivationFn() instanceof ActivationSoftmax && o.getNOut() > 1
                 && (o.getLossFn() instanceof LossMCXENT || o.getLossFn() instanceof LossNegativeLogLikelihood)) {
-            return new ChanceLoss(Math.log(o.getNOut()), out);
+            return new ChanceLoss(Math.log(o.getNOut()), model, o instanceof RnnOutputLayer);
         }
         return UNKNOWN;
     }
@@ -55,22 +58,41 @@ final class ChanceLoss {
     }
 
     /**
-     * The step's loss per label: as it is for one label per example, divided by the labelled time steps per example
-     * for a sequence output (its mask's, where it has one); unchanged when the chance level is unknown. Read while
-     * the step's labels are on the output layer (before its update).
+     * The step's loss per label: as it is for one label per example; for a sequence output, divided by the labelled
+     * time steps per example (NaN, so not judged, when they cannot be told). Read during the step, while the
+     * network still holds its labels (or their mask).
      */
     double perLabel(double loss) {
-        INDArray labels = output instanceof IOutputLayer o ? o.getLabels() : null;
-        if (labels == null || labels.rank() != 3) {
+        if (!sequence) {
             return loss;
         }
-        INDArray mask = output.getMaskArray();
-        double steps = mask == null ? labels.size(2) : mask.sumNumber().doubleValue() / labels.size(0);
+        double steps = labelledSteps();
         return steps > 0 ? loss / steps : Double.NaN;
     }
 
     /** Whether the output is a sequence's: the loss {@link #perLabel(double)} gives is per labelled time step. */
     boolean sequence() {
-        return output instanceof IOutputLayer o && o.getLabels() != null && o.getLabels().rank() == 3;
+        return sequence;
+    }
+
+    /** This step's labelled time steps per example: its label mask's where it has one, else the sequence length. */
+    private double labelledSteps() {
+        INDArray mask;
+        INDArray sequences;
+        if (model instanceof MultiLayerNetwork net) {
+            mask = net.getOutputLayer().getMaskArray(); // reshaped by the layer: one entry per example and step
+            sequences = net.getOutputLayer() instanceof IOutputLayer o ? o.getLabels() : null;
+        } else {
+            // A graph has let go of its output layer's labels by the time the probe is called, but not of their
+            // mask; a sequence output is as long as its input, for the usual graph of one input.
+            ComputationGraph graph = (ComputationGraph) model;
+            INDArray[] masks = graph.getLabelMaskArrays();
+            mask = masks == null || masks.length == 0 ? null : masks[0];
+            sequences = graph.getNumInputArrays() == 1 ? graph.getInput(0) : null;
+        }
+        if (sequences == null || sequences.rank() != 3) {
+            return Double.NaN;
+        }
+        return mask == null ? sequences.size(2) : mask.sumNumber().doubleValue() / sequences.size(0);
     }
 }

@@ -3,11 +3,13 @@ package dev.gradsentry.core.intervene;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.junit.jupiter.api.Test;
@@ -87,6 +89,31 @@ class ChanceLossTest {
         net.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30),
                 Nd4j.zeros(DataType.FLOAT, 2, 5, 30).assign(0.2), null, mask));
         assertEquals(60.0 / 12, seen[0], 1e-12);
+    }
+
+    @Test
+    void aComputationGraphsSequenceOutputIsReadTheSameWay() {
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(1)
+                .dataType(DataType.FLOAT).graphBuilder().addInputs("in")
+                .addLayer("lstm", new LSTM.Builder().nOut(4).build(), "in")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(5)
+                        .activation(Activation.SOFTMAX).build(), "lstm")
+                .setOutputs("out").setInputTypes(InputType.recurrent(3, 30)).build());
+        graph.init();
+        double[] seen = {Double.NaN};
+        graph.addListeners(new BaseTrainingListener() {
+            @Override
+            public void onGradientCalculation(Model model) {
+                seen[0] = ChanceLoss.of(model).perLabel(60);
+            }
+        });
+        INDArray mask = Nd4j.zeros(DataType.FLOAT, 2, 30);
+        mask.getRow(0).get(interval(0, 6)).assign(1);
+        mask.getRow(1).get(interval(0, 18)).assign(1);
+        graph.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30), Nd4j.zeros(DataType.FLOAT, 2, 5, 30).assign(0.2),
+                null, mask));
+        assertEquals(Math.log(5), ChanceLoss.of(graph).perLabel(), 1e-12);
+        assertEquals(60.0 / 12, seen[0], 1e-12, "(6 + 18) / 2 labelled steps per example");
     }
 
     @Test
