@@ -72,25 +72,40 @@ class ChanceLossTest {
         assertEquals(60.0 / 15, ChanceLoss.of(net).perLabel(60), 1e-12, "(10 + 20) / 2 labelled steps per example");
     }
 
-    /** The guard reads it from the probe's callback: the step's labels and mask are still on the output layer then. */
-    @Test
-    void duringAStepItReadsThatStepsLabelsAndMask() {
-        MultiLayerNetwork net = sequenceLabeller();
+    /**
+     * {@code perLabel(60)} as the guard reads it, from the probe's callback during one step on two sequences of 30
+     * steps whose first {@code labelled[i]} steps carry labels.
+     */
+    private static double perLabelDuringAStep(Model model, int... labelled) {
         double[] seen = {Double.NaN};
-        net.addListeners(new BaseTrainingListener() {
+        BaseTrainingListener probe = new BaseTrainingListener() {
             @Override
-            public void onGradientCalculation(Model model) {
-                seen[0] = ChanceLoss.of(model).perLabel(60);
+            public void onGradientCalculation(Model m) {
+                seen[0] = ChanceLoss.of(m).perLabel(60);
             }
-        });
+        };
         INDArray mask = Nd4j.zeros(DataType.FLOAT, 2, 30);
-        mask.getRow(0).get(interval(0, 12)).assign(1);
-        mask.getRow(1).get(interval(0, 12)).assign(1);
-        net.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30),
-                Nd4j.zeros(DataType.FLOAT, 2, 5, 30).assign(0.2), null, mask));
-        assertEquals(60.0 / 12, seen[0], 1e-12);
+        for (int i = 0; i < labelled.length; i++) {
+            mask.getRow(i).get(interval(0, labelled[i])).assign(1);
+        }
+        DataSet batch = new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30), Nd4j.zeros(DataType.FLOAT, 2, 5, 30)
+                .assign(0.2), null, mask);
+        if (model instanceof MultiLayerNetwork net) {
+            net.addListeners(probe);
+            net.fit(batch);
+        } else {
+            ((ComputationGraph) model).addListeners(probe);
+            ((ComputationGraph) model).fit(batch);
+        }
+        return seen[0];
     }
 
+    @Test
+    void duringAStepItReadsThatStepsLabelsAndMask() {
+        assertEquals(60.0 / 12, perLabelDuringAStep(sequenceLabeller(), 12, 12), 1e-12);
+    }
+
+    /** A graph has dropped its output layer's labels by the time the probe runs; the mask and the input remain. */
     @Test
     void aComputationGraphsSequenceOutputIsReadTheSameWay() {
         ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(1)
@@ -100,20 +115,8 @@ class ChanceLossTest {
                         .activation(Activation.SOFTMAX).build(), "lstm")
                 .setOutputs("out").setInputTypes(InputType.recurrent(3, 30)).build());
         graph.init();
-        double[] seen = {Double.NaN};
-        graph.addListeners(new BaseTrainingListener() {
-            @Override
-            public void onGradientCalculation(Model model) {
-                seen[0] = ChanceLoss.of(model).perLabel(60);
-            }
-        });
-        INDArray mask = Nd4j.zeros(DataType.FLOAT, 2, 30);
-        mask.getRow(0).get(interval(0, 6)).assign(1);
-        mask.getRow(1).get(interval(0, 18)).assign(1);
-        graph.fit(new DataSet(Nd4j.rand(DataType.FLOAT, 2, 3, 30), Nd4j.zeros(DataType.FLOAT, 2, 5, 30).assign(0.2),
-                null, mask));
         assertEquals(Math.log(5), ChanceLoss.of(graph).perLabel(), 1e-12);
-        assertEquals(60.0 / 12, seen[0], 1e-12, "(6 + 18) / 2 labelled steps per example");
+        assertEquals(60.0 / 12, perLabelDuringAStep(graph, 6, 18), 1e-12, "(6 + 18) / 2 labelled steps per example");
     }
 
     @Test
