@@ -17,9 +17,10 @@ import org.nd4j.linalg.lossfunctions.impl.LossNegativeLogLikelihood;
  * uniform guess scores {@code ln(C)} per label. A run that sits there after a blow-up is dead, however calm its
  * gradients.
  *
- * <p>DL4J scores a sequence output (an {@code RnnOutputLayer}) per example, summed over its labelled time steps, so
- * a sequence labeller that has learned a lot still scores far above {@code ln(C)}; {@link #perLabel(double)} divides
- * the step's loss by the labelled time steps per example to make the two comparable again.
+ * <p>DL4J's score is not that loss per label: it adds the weights' regularisation penalty, and it scores a sequence
+ * output (an {@code RnnOutputLayer}) per example, summed over its labelled time steps, so a classifier that has learned
+ * a lot can still score above {@code ln(C)}; {@link #perLabel(double)} takes the penalty off and divides by the
+ * labelled time steps per example to make the two comparable again.
  */
 final class ChanceLoss {
 
@@ -58,16 +59,31 @@ final class ChanceLoss {
     }
 
     /**
-     * The step's loss per label: as it is for one label per example; for a sequence output, divided by the labelled
-     * time steps per example (NaN, so not judged, when they cannot be told). Read during the step, while the
-     * network still holds its labels (or their mask).
+     * The step's loss per label, without the regularisation penalty: as it is for one label per example; for a
+     * sequence output, divided by the labelled time steps per example (NaN, so not judged, when they cannot be told);
+     * unchanged when the chance level is unknown. Read during the step, before the update, while the network still
+     * holds its labels (or their mask) and the weights the penalty was computed on.
      */
     double perLabel(double loss) {
-        if (!sequence) {
+        if (model == null) {
             return loss;
         }
+        double data = loss - penalty();
+        if (!sequence) {
+            return data;
+        }
         double steps = labelledSteps();
-        return steps > 0 ? loss / steps : Double.NaN;
+        return steps > 0 ? data / steps : Double.NaN;
+    }
+
+    /**
+     * The regularisation penalty (L1, L2, weight decay) DL4J adds to the score: a uniform guess's {@code ln(C)} is
+     * of the data loss alone, and a classifier with a strong L2 penalty scored above it after learning. Nothing to
+     * compute for parameters without regularisation.
+     */
+    private double penalty() {
+        return model instanceof MultiLayerNetwork net ? net.calcRegularizationScore(true)
+                : ((ComputationGraph) model).calcRegularizationScore(true);
     }
 
     /** Whether the output is a sequence's: the loss {@link #perLabel(double)} gives is per labelled time step. */

@@ -52,6 +52,18 @@ class ChanceLossTest {
     }
 
     @Test
+    void theRegularisationPenaltyIsTakenOffTheLoss() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1).l2(0.1)
+                .dataType(DataType.FLOAT).list().layer(new DenseLayer.Builder().nIn(3).nOut(4).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(4).nOut(5)
+                        .activation(Activation.SOFTMAX).build()).build());
+        net.init();
+        double penalty = net.calcRegularizationScore(true);
+        assertTrue(penalty > 0);
+        assertEquals(2.5 - penalty, ChanceLoss.of(net).perLabel(2.5), 1e-9);
+    }
+
+    @Test
     void aSequenceOutputsLossIsDividedByItsTimeSteps() {
         MultiLayerNetwork net = sequenceLabeller();
         ((IOutputLayer) net.getOutputLayer()).setLabels(Nd4j.zeros(DataType.FLOAT, 8, 5, 30));
