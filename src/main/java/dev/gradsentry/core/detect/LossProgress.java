@@ -12,10 +12,10 @@ import dev.gradsentry.core.state.SavedState;
  * <ul>
  *   <li>{@link Verdict#CHANCE}: a classifier's loss sat at the chance level, at least {@value #CHANCE_FRACTION} of
  *   {@code ln(classes)} (the cross-entropy of a uniform guess), for {@value #CHANCE_WINDOWS} windows in a row, none of
- *   them a new low (more than {@value #MIN_IMPROVEMENT} below every window since the windows started). A loss still coming down is being rescued,
- *   however far above the chance level: a relu RNN rescued from a blow-up on the recall task starts at 17 (ln 4 =
- *   1.39) and takes hundreds of steps to learn; judged at chance after 100 steps, it was rolled back to its start
- *   every 100 steps until the run ended there.</li>
+ *   them a new low (more than {@value #MIN_IMPROVEMENT} below every window since the windows started). A loss still
+ *   coming down is being rescued, however far above the chance level: a relu RNN rescued from a blow-up on the
+ *   recall task starts at 17 (ln 4 = 1.39) and takes hundreds of steps to learn; judged at chance after 100 steps,
+ *   it was rolled back to its start every 100 steps until the run ended there.</li>
  *   <li>{@link Verdict#NO_PROGRESS}: the loss stayed above {@value #STUCK_FACTOR} times the best window of the run for
  *   {@value #STUCK_WINDOWS} windows in a row without improving.</li>
  * </ul>

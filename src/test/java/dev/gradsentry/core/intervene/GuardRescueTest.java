@@ -61,8 +61,13 @@ class GuardRescueTest {
 
     /** A softmax classifier of 8 inputs into {@value #CLASSES} classes. */
     private static MultiLayerNetwork classifier(long seed, IUpdater updater) {
+        return classifier(seed, updater, 0);
+    }
+
+    /** The same classifier with an L2 penalty on its weights (0: none, the configuration DL4J builds without one). */
+    private static MultiLayerNetwork classifier(long seed, IUpdater updater, double l2) {
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(seed).dataType(DataType.FLOAT).updater(updater).list()
+                .seed(seed).dataType(DataType.FLOAT).updater(updater).l2(l2).list()
                 .layer(new DenseLayer.Builder().nIn(8).nOut(32).activation(Activation.RELU).build())
                 .layer(new DenseLayer.Builder().nIn(32).nOut(32).activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(32).nOut(CLASSES)
@@ -310,14 +315,7 @@ class GuardRescueTest {
     /** DL4J's score adds the weights' L2 penalty to the loss; a uniform guess's ln(classes) knows nothing of it. */
     @Test
     void aRegularisedClassifierRolledBackKeepsWhatItLearned() {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(59).dataType(DataType.FLOAT).updater(new Adam(0.01)).l2(0.15).list()
-                .layer(new DenseLayer.Builder().nIn(8).nOut(32).activation(Activation.RELU).build())
-                .layer(new DenseLayer.Builder().nIn(32).nOut(32).activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(32).nOut(CLASSES)
-                        .activation(Activation.SOFTMAX).build())
-                .build());
-        net.init();
+        MultiLayerNetwork net = classifier(59, new Adam(0.01), 0.15);
         assertARollbackKeepsWhatItLearned(net, batches(220, 61, false), "with its L2 penalty");
         double accuracy = accuracy(net, batches(10, 99, false));
         assertTrue(accuracy > 0.4, "well above chance (0.25) under that penalty: " + accuracy);
