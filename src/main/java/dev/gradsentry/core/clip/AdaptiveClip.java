@@ -236,7 +236,7 @@ public final class AdaptiveClip implements ClipPolicy {
         } else {
             healthyStreak++;
             for (LayerStats l : step.layers()) {
-                remember(l.layer(), l.norm());
+                remember(l.layer(), l.appliedNorm());
             }
             if (healthyStreak >= relaxAfter) {
                 relax(capSetsTheStep());
@@ -300,7 +300,7 @@ public final class AdaptiveClip implements ClipPolicy {
         for (int i = 0; i < layers.size(); i++) {
             LayerStats l = layers.get(i);
             Double threshold = normalises(l) ? null : t.get(l.layer());
-            if (threshold != null && l.norm() > threshold) {
+            if (threshold != null && l.appliedNorm() > threshold) {
                 boundByCap[boundCount++] = i;
             }
         }
@@ -357,6 +357,9 @@ public final class AdaptiveClip implements ClipPolicy {
         }
         capIdle = 0;
         capFor = null; // which layers the cap holds changed
+        if (lastStep != null && lastStep.layers().stream().noneMatch(LayerStats::clippable)) {
+            return; // DL4J renormalizes every layer's gradient: a cap would hold nothing, so none is recorded
+        }
         Map<String, Double> t = lastStep == null ? Map.of() : capThresholds(lastStep);
         lastChange = new ClipChange(CLIP_ENABLE, reason, "all", Double.NaN, t.isEmpty() ? Double.NaN : bound(t),
                 (gradient ? "gradient-ratio cap " + format(gradientRatioCap)
@@ -375,8 +378,8 @@ public final class AdaptiveClip implements ClipPolicy {
         Map<String, Double> t = healthyScales();
         if (step != null) {
             for (LayerStats l : step.layers()) {
-                if (!t.containsKey(l.layer()) && l.norm() > 0 && Double.isFinite(l.norm())) {
-                    t.put(l.layer(), l.norm() / 10);
+                if (!t.containsKey(l.layer()) && l.appliedNorm() > 0 && Double.isFinite(l.appliedNorm())) {
+                    t.put(l.layer(), l.appliedNorm() / 10);
                 }
             }
         }
@@ -500,7 +503,7 @@ public final class AdaptiveClip implements ClipPolicy {
         Map<String, Double> t = new LinkedHashMap<>();
         for (LayerStats l : step.layers()) {
             double weights = Math.max(l.paramNorm(), floor);
-            if (normalises(l) ? !gradientCapEngaged : !capEngaged) {
+            if ((normalises(l) ? !gradientCapEngaged : !capEngaged) || !l.clippable()) {
                 continue;
             }
             // Tightening scales the update-ratio cap only: a tighter clip does not make a normalised update smaller.
@@ -515,7 +518,7 @@ public final class AdaptiveClip implements ClipPolicy {
 
     private boolean capBinds(StepStats step) {
         Map<String, Double> t = capThresholds(step);
-        return step.layers().stream().anyMatch(l -> t.containsKey(l.layer()) && l.norm() > t.get(l.layer()));
+        return step.layers().stream().anyMatch(l -> t.containsKey(l.layer()) && l.appliedNorm() > t.get(l.layer()));
     }
 
     /**
@@ -555,7 +558,7 @@ public final class AdaptiveClip implements ClipPolicy {
         for (LayerStats l : step.layers()) {
             double weights = Math.max(l.paramNorm(), floor);
             if (normalises(l)) {
-                double ratio = l.norm() / weights;
+                double ratio = l.appliedNorm() / weights;
                 if (!gradientCapEngaged && ratio > gradientRatioTrigger) {
                     return new CapTrigger(true, "gradient-ratio", String.format(Locale.ROOT, "layer %s: gradient/parameter "
                             + "norm ratio %.3g above the trigger %.3g", l.layer(), ratio, gradientRatioTrigger));
@@ -564,8 +567,8 @@ public final class AdaptiveClip implements ClipPolicy {
                 // This step alone, or what momentum builds it up to at half weight: a first gradient of 5% that
                 // Nesterov carries on for ten steps moves the weights by a quarter (recall tanh Nesterov, seed 42),
                 // while a healthy Nesterov run's built-up step stays near 12% (deep tanh MLP at lr 0.05).
-                double alone = l.firstStepGain() * l.norm() / weights;
-                double builtUp = l.stepGain() * l.norm() / weights;
+                double alone = l.firstStepGain() * l.appliedNorm() / weights;
+                double builtUp = l.stepGain() * l.appliedNorm() / weights;
                 if (!capEngaged && Math.max(alone, builtUp / BUILT_UP_WEIGHT) > updateRatioTrigger) {
                     // The audit names the ratio that crossed, at its own size, not the weighted one.
                     String which = alone > updateRatioTrigger ? String.format(Locale.ROOT, "%.3g", alone)

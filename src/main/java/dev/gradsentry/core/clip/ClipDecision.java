@@ -90,7 +90,11 @@ public sealed interface ClipDecision {
         }
     }
 
-    /** Scale each listed layer's gradient by {@code threshold / layerNorm} when its norm exceeds its threshold. */
+    /**
+     * Scale each listed layer's gradient by {@code threshold / layerNorm} when the norm DL4J goes on to apply
+     * ({@link LayerStats#appliedNorm}: after the layer's own gradient normalization) exceeds its threshold. A layer
+     * DL4J renormalizes is never clipped: scaling it would change nothing.
+     */
     record LayerNorm(Map<String, Double> thresholds) implements ClipDecision {
         public LayerNorm {
             thresholds = Map.copyOf(thresholds);
@@ -100,20 +104,21 @@ public sealed interface ClipDecision {
         @Override
         public boolean binds(StepStats step) {
             return step.layers().stream()
-                    .anyMatch(x -> thresholds.containsKey(x.layer()) && x.norm() > thresholds.get(x.layer()));
+                    .anyMatch(x -> thresholds.containsKey(x.layer()) && x.appliedNorm() > thresholds.get(x.layer()));
         }
 
         @Override
         public boolean bindsLayer(StepStats step, LayerStats layer) {
             Double t = thresholds.get(layer.layer());
-            return t != null && layer.norm() > t;
+            return t != null && layer.appliedNorm() > t;
         }
 
         @Override
         public void apply(StepStats step, GradientEdit edit) {
             for (LayerStats x : step.layers()) {
                 Double t = thresholds.get(x.layer());
-                if (t != null && x.norm() > t) {
+                if (t != null && x.appliedNorm() > t) {
+                    // By the raw norm: the scaled gradient's norm is the threshold, and DL4J's own clip can only lower it.
                     edit.scaleLayer(x.layer(), t / x.norm());
                 }
             }

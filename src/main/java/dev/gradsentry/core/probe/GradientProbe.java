@@ -3,6 +3,7 @@ package dev.gradsentry.core.probe;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.TrainingConfig;
+import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
@@ -10,6 +11,7 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.conditions.Conditions;
 import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -166,12 +168,14 @@ public final class GradientProbe extends BaseTrainingListener {
         for (ProbedLayer layer : layers) {
             INDArray[] layerViews = new INDArray[layer.params().size()];
             LayerStats stats = measure(layer, gradients, batchSize, direct, layerViews);
-            if (withParams) {
-                stats = new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
-                        stats.updateRatio(), stats.params(), paramNorm(layer, layerViews, directParams),
-                        StepGain.of(layer.updater(), iteration, epoch),
-                        StepGain.firstStep(layer.updater(), iteration, epoch));
-            }
+            double applied = appliedNorm(layer, stats, layerViews, batchSize);
+            stats = withParams
+                    ? new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
+                            stats.updateRatio(), stats.params(), paramNorm(layer, layerViews, directParams),
+                            StepGain.of(layer.updater(), iteration, epoch),
+                            StepGain.firstStep(layer.updater(), iteration, epoch), applied)
+                    : new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
+                            stats.updateRatio(), stats.params(), Double.NaN, Double.NaN, Double.NaN, applied);
             measured.add(stats);
             views.add(layerViews);
             globalSquares += stats.norm() * stats.norm();
@@ -241,6 +245,44 @@ public final class GradientProbe extends BaseTrainingListener {
             nonFinite += nonFinite(g, direct && gradientMemory.covers(g));
         }
         return new LayerStats(layer.name(), Math.sqrt(squares), maxAbs, nonFinite, Double.NaN, params);
+    }
+
+    /**
+     * The norm of the gradient DL4J's updater applies once the layer's own {@code GradientNormalization} has acted on
+     * it (DL4J divides by the minibatch first, so its threshold is on the batch-averaged scale the probe reports);
+     * NaN where DL4J rescales it to unit norm whatever it was (see {@link LayerStats#appliedNorm}).
+     */
+    private static double appliedNorm(ProbedLayer layer, LayerStats stats, INDArray[] views, int batchSize) {
+        GradientNormalization normalization = layer.normalization();
+        double threshold = layer.layer().getConfig().getGradientNormalizationThreshold();
+        return switch (normalization) {
+            case None -> stats.norm();
+            case RenormalizeL2PerLayer, RenormalizeL2PerParamType -> Double.NaN;
+            case ClipL2PerLayer -> Math.min(stats.norm(), threshold);
+            case ClipL2PerParamType -> {
+                double squares = 0;
+                for (ParamStats p : stats.params()) {
+                    double n = Math.min(p.norm(), threshold);
+                    squares += n * n;
+                }
+                yield Math.sqrt(squares);
+            }
+            case ClipElementWiseAbsoluteValue -> {
+                if (stats.maxAbs() <= threshold) {
+                    yield stats.norm(); // no value reaches the threshold
+                }
+                double squares = 0;
+                for (int i = 0; i < views.length; i++) {
+                    if (views[i] != null) {
+                        double divisor = layer.dividedByBatch().get(i) ? batchSize : 1.0;
+                        double n = Transforms.min(Transforms.abs(views[i], true), threshold * divisor, false)
+                                .norm2Number().doubleValue() / divisor;
+                        squares += n * n;
+                    }
+                }
+                yield Math.sqrt(squares);
+            }
+        };
     }
 
     /** L2 norm of the layer's parameters; their views have the offsets of the gradient views. */

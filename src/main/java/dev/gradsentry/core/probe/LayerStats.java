@@ -20,10 +20,16 @@ import java.util.List;
  *                    gradient (Adam, RMSProp, ...)
  * @param firstStepGain the same for one step taken with no velocity built up ({@link StepGain#firstStep}): equal to
  *                    {@code stepGain} for SGD, {@code (1 + mu) / (1 - mu)} times smaller for Nesterov momentum
+ * @param appliedNorm the L2 norm of the batch-averaged gradient DL4J's updater goes on to apply once the layer's own
+ *                    {@code GradientNormalization} (the network's configuration, applied after the probe) has acted:
+ *                    {@link #norm} without one, at most the threshold under {@code ClipL2PerLayer}, the norm of the
+ *                    clipped values under {@code ClipElementWiseAbsoluteValue}; NaN under {@code RenormalizeL2PerLayer}
+ *                    and {@code RenormalizeL2PerParamType}, which rescale the gradient to unit norm whatever it was, so
+ *                    that scaling it beforehand changes nothing (see {@link #clippable()})
  */
 public record LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                          List<ParamStats> params, double paramNorm, double stepGain,
-                         double firstStepGain) {
+                         double firstStepGain, double appliedNorm) {
     public LayerStats {
         if (layer == null || layer.isEmpty()) {
             throw new IllegalArgumentException("layer must be a non-empty name");
@@ -31,28 +37,45 @@ public record LayerStats(String layer, double norm, double maxAbs, long nonFinit
         params = List.copyOf(params);
     }
 
-    /** Gradient statistics alone: parameter norm and step gain not measured. */
+    /** Gradient statistics alone, of a layer without gradient normalization: parameter norm and step gain not
+     * measured (the probe measures them when a guard reads the step). */
     public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                       List<ParamStats> params) {
-        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN, Double.NaN);
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN, Double.NaN, norm);
+    }
+
+    /** Statistics of a layer without gradient normalization: DL4J applies the gradient as measured. */
+    public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
+                      List<ParamStats> params, double paramNorm, double stepGain, double firstStepGain) {
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, paramNorm, stepGain, firstStepGain, norm);
     }
 
     LayerStats withUpdateRatio(double ratio) {
-        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain, firstStepGain);
+        return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain, firstStepGain,
+                appliedNorm);
     }
 
     /**
      * The update/parameter ratio this step's gradient would give before any clipping, when the optimizer's update is
-     * proportional to the gradient: {@code stepGain * norm / paramNorm}; NaN when it is not or nothing was measured.
+     * proportional to the gradient: {@code stepGain * appliedNorm / paramNorm}; NaN when it is not, when nothing was
+     * measured, or when DL4J rescales the layer's gradient to unit norm.
      */
     public double predictedUpdateRatio() {
-        return stepGain * norm / paramNorm;
+        return stepGain * appliedNorm / paramNorm;
     }
 
-    /** {@link #predictedUpdateRatio()} for a step taken with no momentum built up: {@code firstStepGain * norm /
-     * paramNorm}. */
+    /** {@link #predictedUpdateRatio()} for a step taken with no momentum built up: {@code firstStepGain *
+     * appliedNorm / paramNorm}. */
     public double firstStepRatio() {
-        return firstStepGain * norm / paramNorm;
+        return firstStepGain * appliedNorm / paramNorm;
+    }
+
+    /**
+     * Whether scaling this layer's gradient before the updater changes its update: false when DL4J renormalizes it
+     * afterwards. A clip of such a layer would be recorded and do nothing, so no policy clips it by its norm.
+     */
+    public boolean clippable() {
+        return !Double.isNaN(appliedNorm);
     }
 
     /** The statistics of parameter {@code key}, or null if this layer has no such parameter. */

@@ -1,6 +1,7 @@
 package dev.gradsentry.core.probe;
 
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.NoOp;
@@ -47,6 +48,13 @@ record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<Stri
     /** The optimizer of the layer's first parameter (its weights), which sets the size of its update. */
     IUpdater updater() {
         return params.isEmpty() ? null : layer.getConfig().getUpdaterByParam(params.get(0));
+    }
+
+    /** The gradient normalization DL4J applies to this layer after the probe (its configuration, wrappers
+     * unwrapped by DL4J itself); {@code None} where none is set. */
+    GradientNormalization normalization() {
+        GradientNormalization n = layer.getConfig().getGradientNormalization();
+        return n == null ? GradientNormalization.None : n;
     }
 
     /** {@code 0_dense}, {@code 1_lstm}: the index in the network and the layer type, unwrapping wrappers. */

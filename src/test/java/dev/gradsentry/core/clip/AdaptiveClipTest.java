@@ -272,6 +272,51 @@ class AdaptiveClipTest {
                         Double.NaN, Double.NaN)));
     }
 
+    /**
+     * SGD (lr 10) on two layers of weights 1 that DL4J normalizes after the guard: the dense layer clipped by DL4J to
+     * a norm of {@code denseApplied} ({@code ClipL2PerLayer}), the output layer renormalized to unit norm (its
+     * applied norm NaN: see {@code LayerStats.appliedNorm}).
+     */
+    private static StepStats normalizedByDl4j(double norm, double denseApplied, double outApplied) {
+        return new StepStats(0, 0, 32, 1.0, 10, Math.hypot(norm, norm), 1, 0, List.of(
+                new LayerStats("0_dense", norm, 1, 0, Double.NaN, List.of(new ParamStats("W", norm, 0)), 1, 10, 10,
+                        denseApplied),
+                new LayerStats("1_output", norm, 1, 0, Double.NaN, List.of(new ParamStats("W", norm, 0)), 1, 10, 10,
+                        outApplied)));
+    }
+
+    @Test
+    void theCapJudgesTheGradientDl4jAppliesAndNeverClipsARenormalizedLayer() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        // raw: 10 * 5 / 1 = 50x the weights; applied: DL4J's clip leaves 10 * 0.005 = 5%, below the trigger
+        for (int i = 0; i < 30; i++) {
+            assertInstanceOf(ClipDecision.None.class, p.decide(normalizedByDl4j(5, 0.005, Double.NaN), Signal.QUIET));
+            assertNull(p.lastChange());
+        }
+        // DL4J's clip at 0.05 lets through 50%: the cap engages on the dense layer alone, at CAP * 1 / 10
+        ClipDecision d = p.decide(normalizedByDl4j(5, 0.05, Double.NaN), Signal.QUIET);
+        assertEquals(new ClipDecision.LayerNorm(Map.of("0_dense", CAP / 10)), d);
+        assertEquals("update-ratio", p.lastChange().reason());
+        assertTrue(d.binds(normalizedByDl4j(5, 0.05, Double.NaN)));
+        assertFalse(d.binds(normalizedByDl4j(5, CAP / 10, Double.NaN)), "what DL4J applies is already at the cap");
+        assertFalse(d.bindsLayer(normalizedByDl4j(5, 0.05, Double.NaN),
+                normalizedByDl4j(5, 0.05, Double.NaN).layers().get(1)));
+    }
+
+    @Test
+    void aNetworkDl4jRenormalizesThroughoutHasNothingToClipAndRecordsNoClip() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        for (int i = 0; i < 30; i++) {
+            p.decide(normalizedByDl4j(0.01, Double.NaN, Double.NaN), Signal.QUIET);
+        }
+        assertInstanceOf(ClipDecision.None.class, p.decide(normalizedByDl4j(1e4, Double.NaN, Double.NaN), DIVERGING));
+        p.onSkippedStep(new Signal(true, false, Double.NaN, null, false));
+        assertNull(p.lastChange(), "a lost step finds no layer to clip");
+        assertInstanceOf(ClipDecision.None.class, p.decide(normalizedByDl4j(1e4, Double.NaN, Double.NaN), SPIKE));
+        assertNull(p.lastChange());
+        assertTrue(p.thresholds().isEmpty());
+    }
+
     @Test
     void bothCapsEngagedOnOneStepEachBoundTheirOwnLayers() {
         AdaptiveClip p = AdaptiveClip.defaults();

@@ -4,6 +4,7 @@ import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.detect.LossProgress;
 import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
+import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
@@ -38,6 +39,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
@@ -61,13 +63,14 @@ class GuardRescueTest {
 
     /** A softmax classifier of 8 inputs into {@value #CLASSES} classes. */
     private static MultiLayerNetwork classifier(long seed, IUpdater updater) {
-        return classifier(seed, updater, 0);
+        return classifier(seed, updater, b -> b);
     }
 
-    /** The same classifier with an L2 penalty on its weights (0: none, the configuration DL4J builds without one). */
-    private static MultiLayerNetwork classifier(long seed, IUpdater updater, double l2) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(seed).dataType(DataType.FLOAT).updater(updater).l2(l2).list()
+    /** The same classifier with more of the user's configuration: an L2 penalty, a gradient normalization. */
+    private static MultiLayerNetwork classifier(long seed, IUpdater updater,
+                                                UnaryOperator<NeuralNetConfiguration.Builder> configure) {
+        MultiLayerNetwork net = new MultiLayerNetwork(configure.apply(new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.FLOAT).updater(updater)).list()
                 .layer(new DenseLayer.Builder().nIn(8).nOut(32).activation(Activation.RELU).build())
                 .layer(new DenseLayer.Builder().nIn(32).nOut(32).activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(32).nOut(CLASSES)
@@ -173,18 +176,55 @@ class GuardRescueTest {
     @MethodSource("healthyRuns")
     void aHealthyRunIsBitwiseTheRunWithoutAGuard(String name, IUpdater updater, long dataSeed, long netSeed,
                                                  double learns) {
-        List<DataSet> train = batches(300, dataSeed, false);
-        MultiLayerNetwork bare = classifier(netSeed, updater.clone());
         MultiLayerNetwork net = classifier(netSeed, updater.clone());
-        Guard guard = Guard.protect(net);
-        List<Intervention> events = events(guard);
+        assertTheGuardLeavesItAlone(classifier(netSeed, updater.clone()), net, batches(300, dataSeed, false));
+        assertTrue(accuracy(net, batches(10, 99, false)) > learns, "the healthy run learns");
+    }
+
+    /** Trains {@code bare} and, under {@code Guard.protect}, its twin {@code guarded}: no event, the same parameters. */
+    private static void assertTheGuardLeavesItAlone(MultiLayerNetwork bare, MultiLayerNetwork guarded,
+                                                    List<DataSet> train) {
+        List<Intervention> events = events(Guard.protect(guarded));
         for (DataSet d : train) {
             bare.fit(d);
-            net.fit(d);
+            guarded.fit(d);
         }
         assertTrue(events.isEmpty(), events.toString());
-        assertEquals(bare.params(), net.params());
-        assertTrue(accuracy(net, batches(10, 99, false)) > learns, "the healthy run learns");
+        assertEquals(bare.params(), guarded.params());
+    }
+
+    /**
+     * A network whose own DL4J gradient normalization already bounds its update: the guard judges the gradient DL4J
+     * goes on to apply, not the one it measured. At SGD lr 5 the raw gradient would move the weights by far more than
+     * the trigger; clipped by DL4J to a layer norm of 0.02 or to values of 0.0005 it moves them a few percent a step.
+     * With inputs 30 times larger the raw gradient trips the trigger at lr 0.1, while DL4J's renormalization to unit
+     * norm moves the weights by about 3% a step. Before, the guard engaged its cap on step 0 and recorded clips: under
+     * renormalization they changed nothing, and under DL4J's clips they changed a healthy run.
+     */
+    static Stream<Arguments> normalizedRuns() {
+        return Stream.of(Arguments.of(GradientNormalization.ClipL2PerLayer, 0.02, 5.0, 1.0),
+                Arguments.of(GradientNormalization.ClipElementWiseAbsoluteValue, 0.0005, 5.0, 1.0),
+                Arguments.of(GradientNormalization.RenormalizeL2PerLayer, 1.0, 0.1, 30.0));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("normalizedRuns")
+    void aRunItsOwnGradientNormalizationHoldsIsLeftAlone(GradientNormalization normalization, double threshold,
+                                                        double learningRate, double inputScale) {
+        List<DataSet> train = batches(300, 5, false);
+        train.forEach(d -> d.getFeatures().muli(inputScale));
+        UnaryOperator<NeuralNetConfiguration.Builder> normalized = b -> b.gradientNormalization(normalization)
+                .gradientNormalizationThreshold(threshold);
+        MultiLayerNetwork raw = classifier(7, new Sgd(learningRate));
+        List<Intervention> unnormalized = events(Guard.protect(raw));
+        raw.fit(train.get(0));
+        assertEquals("update-ratio", unnormalized.isEmpty() ? null : unnormalized.get(0).reason(),
+                "without its normalization the first gradient trips the trigger, or the test proves nothing");
+        MultiLayerNetwork net = classifier(7, new Sgd(learningRate), normalized);
+        assertTheGuardLeavesItAlone(classifier(7, new Sgd(learningRate), normalized), net, train);
+        List<DataSet> held = batches(10, 99, false);
+        held.forEach(d -> d.getFeatures().muli(inputScale));
+        assertTrue(accuracy(net, held) > 0.7, "the run learns");
     }
 
     /**
@@ -315,7 +355,7 @@ class GuardRescueTest {
     /** DL4J's score adds the weights' L2 penalty to the loss; a uniform guess's ln(classes) knows nothing of it. */
     @Test
     void aRegularisedClassifierRolledBackKeepsWhatItLearned() {
-        MultiLayerNetwork net = classifier(59, new Adam(0.01), 0.15);
+        MultiLayerNetwork net = classifier(59, new Adam(0.01), b -> b.l2(0.15));
         assertARollbackKeepsWhatItLearned(net, batches(220, 61, false), "with its L2 penalty");
         double accuracy = accuracy(net, batches(10, 99, false));
         assertTrue(accuracy > 0.4, "well above chance (0.25) under that penalty: " + accuracy);

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.probe;
 
+import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
@@ -10,11 +11,14 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
@@ -22,6 +26,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -135,8 +140,14 @@ class GradientProbeTest {
     }
 
     private static MultiLayerNetwork twoLayers(long seed) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(seed).dataType(DataType.DOUBLE).updater(new Adam(0.01)).list()
+        return twoLayers(seed, new Adam(0.01), b -> b);
+    }
+
+    /** The same network on another optimizer, with more of the user's configuration (a gradient normalization). */
+    private static MultiLayerNetwork twoLayers(long seed, IUpdater updater,
+                                               UnaryOperator<NeuralNetConfiguration.Builder> configure) {
+        MultiLayerNetwork net = new MultiLayerNetwork(configure.apply(new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.DOUBLE).updater(updater)).list()
                 .layer(new DenseLayer.Builder().nIn(3).nOut(5).activation(Activation.TANH).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(5).nOut(2)
                         .activation(Activation.IDENTITY).build())
@@ -163,6 +174,64 @@ class GradientProbeTest {
         }
         assertRelative(Math.sqrt(global), s.globalNorm());
         assertEquals(List.of("W", "b"), s.layers().get(0).params().stream().map(ParamStats::param).toList());
+    }
+
+    /**
+     * DL4J applies its own gradient normalization after the probe; the norm a guard bounds is the one DL4J goes on to
+     * apply, so the probe predicts it. With plain SGD each layer's parameter change is {@code lr} times the applied
+     * gradient, which makes it checkable: thresholds chosen to bind on one layer and not the other, or on some values.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GradientNormalization.class, names = {"None", "ClipL2PerLayer", "ClipL2PerParamType",
+            "ClipElementWiseAbsoluteValue"})
+    void theAppliedNormIsTheNormOfTheGradientDl4jApplies(GradientNormalization normalization) {
+        MultiLayerNetwork net = normalized(normalization, 0.3);
+        GradientProbe probe = GradientProbe.attach(net);
+        INDArray before = net.params().dup();
+        net.fit(linearBatch());
+        INDArray moved = before.sub(net.params());
+        long offset = 0;
+        List<LayerStats> layers = probe.lastStep().layers();
+        for (int i = 0; i < layers.size(); i++) {
+            LayerStats l = layers.get(i);
+            long count = net.getLayer(i).numParams();
+            double applied = moved.get(NDArrayIndex.interval(offset, offset + count)).norm2Number().doubleValue() / LR;
+            offset += count;
+            assertRelative(applied, l.appliedNorm());
+            assertTrue(l.clippable());
+        }
+        if (normalization != GradientNormalization.None) {
+            assertTrue(probe.lastStep().layers().stream().anyMatch(l -> l.appliedNorm() < l.norm() * 0.99),
+                    "the threshold binds somewhere, or the test proves nothing");
+        }
+    }
+
+    /** Renormalization rescales the gradient to unit norm whatever it was: nothing before it changes the update. */
+    @ParameterizedTest
+    @EnumSource(value = GradientNormalization.class, names = {"RenormalizeL2PerLayer", "RenormalizeL2PerParamType"})
+    void aRenormalizedLayerIsNotClippable(GradientNormalization normalization) {
+        MultiLayerNetwork net = normalized(normalization, 1);
+        GradientProbe probe = GradientProbe.attach(net).intercept(new GradientInterceptor() {
+            @Override
+            public void beforeUpdate(StepStats measured, GradientEdit edit) {
+            }
+
+            @Override
+            public void afterUpdate(StepStats step, boolean undone) {
+            }
+        });
+        net.fit(linearBatch());
+        for (LayerStats l : probe.lastStep().layers()) {
+            assertFalse(l.clippable());
+            assertEquals(LR, l.stepGain(), 0, "measured as for a guard");
+            assertTrue(Double.isNaN(l.predictedUpdateRatio()));
+            assertTrue(l.norm() > 0);
+        }
+    }
+
+    private static MultiLayerNetwork normalized(GradientNormalization normalization, double threshold) {
+        return twoLayers(5, new Sgd(LR), b -> b.gradientNormalization(normalization)
+                .gradientNormalizationThreshold(threshold));
     }
 
     @Test
