@@ -1,6 +1,7 @@
 package dev.gradsentry.bench;
 
 import dev.gradsentry.core.intervene.Guard;
+import dev.gradsentry.training.BatchStream;
 import dev.gradsentry.training.FashionMnist;
 import dev.gradsentry.training.Network;
 import dev.gradsentry.training.Workloads;
@@ -10,11 +11,13 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -23,13 +26,17 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Random;
 
 /**
  * {@code ./bench unseen WORKLOAD OPTIMIZER LR STEPS SEED CONTENDER}: one run of a network the stability plan does not
@@ -40,10 +47,14 @@ import java.util.Locale;
  *
  * <p>Workloads: {@code lstm} (LSTM 64 on image rows), {@code conv1d} (two 1-D convolutions of 32, kernel 3, relu,
  * global max pooling, on image rows), {@code mlp-l2} (784-2x256 tanh, L2 1e-3), {@code cg-residual} (784-128 relu,
- * then two relu blocks of 128 added to their input). Optimizers {@code sgd} and {@code nesterov} (momentum 0.9).
- * Contenders {@code none}, {@code guard} ({@code Guard.protect}) and {@code GRID:THRESHOLD} for a fixed threshold
- * applied alone every step ({@code value}, {@code norm}, {@code global-norm}). Accuracy on 2,000 held-out images;
- * the parameters' hash tells bitwise-identical runs apart.
+ * then two relu blocks of 128 added to their input); added in the fifth session, after the guard's rules were set:
+ * {@code deep-relu} (784-6x128 relu), {@code elu-mlp} (784-2x256 elu), {@code cnn2d} (a 5x5 convolution of 8 filters,
+ * relu, 2x2 max pooling, dense 64 relu, on 28x28 images) and {@code regression} (20 Gaussian inputs, 2x64 tanh, one
+ * linear output with squared error, fitting a fixed random teacher {@code 3 * sum(tanh(x A))}). Optimizers
+ * {@code sgd}, {@code nesterov} (momentum 0.9) and {@code adam}. Contenders {@code none}, {@code guard}
+ * ({@code Guard.protect}) and {@code GRID:THRESHOLD} for a fixed threshold applied alone every step ({@code value},
+ * {@code norm}, {@code global-norm}). Accuracy on 2,000 held-out images, or for {@code regression} the mean squared
+ * error on 2,000 held-out inputs; the parameters' hash tells bitwise-identical runs apart.
  */
 final class UnseenBench {
 
@@ -55,7 +66,8 @@ final class UnseenBench {
 
     static void main(String[] args) {
         if (args.length != 6) {
-            System.err.println("usage: ./bench unseen lstm|conv1d|mlp-l2|cg-residual sgd|nesterov LR STEPS SEED "
+            System.err.println("usage: ./bench unseen lstm|conv1d|mlp-l2|cg-residual|deep-relu|elu-mlp|cnn2d|regression "
+                    + "sgd|nesterov|adam LR STEPS SEED "
                     + "none|guard|value:T|norm:T|global-norm:T");
             System.exit(2);
         }
@@ -69,17 +81,27 @@ final class UnseenBench {
         IUpdater updater = switch (args[1]) {
             case "sgd" -> new Sgd(lr);
             case "nesterov" -> new Nesterovs(lr, 0.9);
-            default -> throw new IllegalArgumentException("optimizer " + args[1] + ": sgd or nesterov");
+            case "adam" -> new Adam(lr);
+            default -> throw new IllegalArgumentException("optimizer " + args[1] + ": sgd, nesterov or adam");
         };
         int steps = Integer.parseInt(args[3]);
         long seed = Long.parseLong(args[4]);
         String contender = args[5];
         boolean rows = workload.equals("lstm") || workload.equals("conv1d");
+        boolean regression = workload.equals("regression");
         Model model = build(workload, updater, seed);
         Network network = Network.of(model);
-        BenchData data = new BenchData();
-        FashionStream train = new FashionStream(data.fashion(), BATCH, rows, seed);
-        DataSet held = FashionStream.heldOut(data.fashion(), HELD_OUT, rows);
+        BatchStream train;
+        DataSet held;
+        if (regression) {
+            Teacher teacher = new Teacher(seed);
+            held = teacher.batch(HELD_OUT);
+            train = teacher;
+        } else {
+            BenchData data = new BenchData();
+            train = new FashionStream(data.fashion(), BATCH, rows, seed);
+            held = FashionStream.heldOut(data.fashion(), HELD_OUT, rows);
+        }
         StringBuilder events = new StringBuilder();
         int[] count = new int[1];
         if (contender.equals("guard")) {
@@ -109,9 +131,10 @@ final class UnseenBench {
         }
         INDArray out = model instanceof MultiLayerNetwork m ? m.output(held.getFeatures(), false)
                 : ((ComputationGraph) model).outputSingle(false, held.getFeatures());
-        double accuracy = Workloads.accuracy(out, held.getLabels());
-        return String.format(Locale.ROOT, "RESULT %s %s %s %d %s acc %.4f events %d end %s hash %d%s", workload,
-                args[1], args[2], seed, contender, accuracy, count[0], ending,
+        double metric = regression ? out.squaredDistance(held.getLabels()) / out.length()
+                : Workloads.accuracy(out, held.getLabels());
+        return String.format(Locale.ROOT, "RESULT %s %s %s %d %s %s %.4f events %d end %s hash %d%s", workload,
+                args[1], args[2], seed, contender, regression ? "mse" : "acc", metric, count[0], ending,
                 Arrays.hashCode(model.params().toFloatVector()), events);
     }
 
@@ -154,9 +177,84 @@ final class UnseenBench {
                 graph.init();
                 yield graph;
             }
+            case "deep-relu" -> {
+                NeuralNetConfiguration.ListBuilder list = base.list();
+                for (int i = 0; i < 6; i++) {
+                    list.layer(new DenseLayer.Builder().nIn(i == 0 ? FashionMnist.PIXELS : 128).nOut(128)
+                            .activation(Activation.RELU).build());
+                }
+                yield network(list.layer(output.nIn(128).build()).build());
+            }
+            case "elu-mlp" -> network(base.list()
+                    .layer(new DenseLayer.Builder().nIn(FashionMnist.PIXELS).nOut(256).activation(Activation.ELU).build())
+                    .layer(new DenseLayer.Builder().nIn(256).nOut(256).activation(Activation.ELU).build())
+                    .layer(output.nIn(256).build())
+                    .build());
+            case "cnn2d" -> network(base.list()
+                    .layer(new ConvolutionLayer.Builder(5, 5).nOut(8).activation(Activation.RELU).build())
+                    .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
+                            .build())
+                    .layer(new DenseLayer.Builder().nOut(64).activation(Activation.RELU).build())
+                    .layer(output.build())
+                    .setInputType(InputType.convolutionalFlat(FashionMnist.ROWS, FashionMnist.COLS, 1))
+                    .build());
+            case "regression" -> network(base.list()
+                    .layer(new DenseLayer.Builder().nIn(Teacher.INPUTS).nOut(64).activation(Activation.TANH).build())
+                    .layer(new DenseLayer.Builder().nIn(64).nOut(64).activation(Activation.TANH).build())
+                    .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(64).nOut(1)
+                            .activation(Activation.IDENTITY).build())
+                    .build());
             default -> throw new IllegalArgumentException("workload " + workload
-                    + ": lstm, conv1d, mlp-l2 or cg-residual");
+                    + ": lstm, conv1d, mlp-l2, cg-residual, deep-relu, elu-mlp, cnn2d or regression");
         };
+    }
+
+    /**
+     * The regression task: Gaussian inputs and the target {@code 3 * sum(tanh(x A))} of a teacher whose 20x8 matrix
+     * {@code A} is the same for every seed; the seed draws the inputs. Its variance is about 40, so an unclipped
+     * squared-error gradient at a large learning rate blows up within a few steps.
+     */
+    static final class Teacher implements BatchStream {
+        static final int INPUTS = 20;
+        private static final int HIDDEN = 8;
+        private final INDArray weights;
+        private final Random draws;
+
+        Teacher(long seed) {
+            Random fixed = new Random(7);
+            float[] a = new float[INPUTS * HIDDEN];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) fixed.nextGaussian();
+            }
+            weights = Nd4j.create(a, new long[] {INPUTS, HIDDEN});
+            draws = new Random(seed);
+        }
+
+        DataSet batch(int size) {
+            float[] x = new float[size * INPUTS];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) draws.nextGaussian();
+            }
+            INDArray inputs = Nd4j.create(x, new long[] {size, INPUTS});
+            return new DataSet(inputs, Transforms.tanh(inputs.mmul(weights)).sum(true, 1).muli(3));
+        }
+
+        @Override
+        public DataSet next() {
+            return batch(BATCH);
+        }
+
+        @Override
+        public void skip(long batches) {
+            for (long b = 0; b < batches; b++) {
+                next();
+            }
+        }
+
+        @Override
+        public int batchesPerEpoch() {
+            return Integer.MAX_VALUE;
+        }
     }
 
     private static DenseLayer relu(int inputs) {

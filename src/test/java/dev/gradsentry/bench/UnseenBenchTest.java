@@ -20,6 +20,16 @@ class UnseenBenchTest {
     }
 
     @Test
+    void theRegressionReportsItsSquaredErrorAndTheImageConvolutionTrainsOnAdam() {
+        String regression = UnseenBench.run(new String[] {"regression", "sgd", "0.3", "3", "42", "guard"});
+        // a target of variance ~40 at SGD 0.3: the first step would move the weights by far more than a tenth
+        assertTrue(regression.startsWith("RESULT regression sgd 0.3 42 guard mse "), regression);
+        assertTrue(regression.contains(" 0:CLIP_ENABLE/update-ratio"), regression);
+        String cnn = UnseenBench.run(new String[] {"cnn2d", "adam", "0.001", "2", "42", "norm:1"});
+        assertTrue(cnn.matches("RESULT cnn2d adam 0.001 42 norm:1 acc 0\\.\\d{4} events 0 end ok hash -?\\d+"), cnn);
+    }
+
+    @Test
     void theSameSeedGivesTheSameParameters() {
         String[] args = {"lstm", "sgd", "0.5", "2", "43", "none"};
         assertEquals(UnseenBench.run(args), UnseenBench.run(args));
