@@ -44,7 +44,10 @@ public final class LossProgress {
     private double low = Double.POSITIVE_INFINITY;
     private int chanceWindows;
     private int stuckWindows;
+    /** The loss of the kept state's candidate: the first window that closed after it was taken. */
     private double candidate = Double.NaN;
+    /** A candidate was taken and no window has closed since. */
+    private boolean candidatePending;
 
     /** @param chanceLoss {@code ln(classes)} for a softmax classifier with cross-entropy loss, NaN otherwise */
     public LossProgress(double chanceLoss) {
@@ -70,6 +73,10 @@ public final class LossProgress {
         boolean falling = Double.isFinite(low) && mean < low * (1 - MIN_IMPROVEMENT);
         low = Math.min(low, mean);
         last = mean;
+        if (candidatePending) {
+            candidate = mean;
+            candidatePending = false;
+        }
         chanceWindows = mean >= CHANCE_FRACTION * chanceLoss && !falling ? chanceWindows + 1 : 0;
         if (mean < best * (1 - MIN_IMPROVEMENT)) {
             best = mean;
@@ -102,15 +109,21 @@ public final class LossProgress {
         return chanceLoss;
     }
 
-    /** Remembers the last window as the loss of a state kept as a rollback candidate. */
+    /**
+     * A state was kept as a rollback candidate now: the next window to close, the losses of the steps that follow
+     * it, is its loss. The window before it is not: in a run that learns fast it still holds the steep descent from
+     * the start (a healthy MLP's first snapshot, at step 50, stood above 1.5 times the run's best window by that
+     * measure, was thrown away, and a later rollback took the run back to its start).
+     */
     public void markCandidate() {
-        candidate = last;
+        candidate = Double.NaN;
+        candidatePending = true;
     }
 
     /**
-     * Whether the marked candidate may become the state rollbacks return to: not when its loss sat at the chance
-     * level or far above the run's best (a dead or diverged network is no state to go back to). A candidate taken
-     * before any window closed is accepted: nothing speaks against it.
+     * Whether the marked candidate may become the state rollbacks return to: not when the steps that followed it sat
+     * at the chance level or far above the run's best (a dead or diverged network is no state to go back to, and
+     * stays dead or diverged). A candidate no window has closed after is accepted: nothing speaks against it.
      */
     public boolean candidateGood() {
         return Double.isNaN(candidate) || (!atChance(candidate) && candidate <= STUCK_FACTOR * best);
@@ -123,12 +136,13 @@ public final class LossProgress {
         chanceWindows = 0;
         stuckWindows = 0;
         candidate = Double.NaN;
+        candidatePending = false;
         low = Double.POSITIVE_INFINITY;
     }
 
     public SavedState saveState() {
         return new SavedState().put("counters", sum, count, best, last, chanceWindows, stuckWindows,
-                candidate).put("low", low);
+                candidate).put("low", low).put("candidatePending", candidatePending ? 1 : 0);
     }
 
     public void restoreState(SavedState s) {
@@ -141,5 +155,7 @@ public final class LossProgress {
         candidate = s.number("counters", 6);
         // absent from checkpoints written before the low was kept: the last window stands in for it
         low = s.has("low") ? s.number("low", 0) : Double.isNaN(last) ? Double.POSITIVE_INFINITY : last;
+        // absent from checkpoints written while a candidate was judged by the window before it: that judgement stands
+        candidatePending = s.has("candidatePending") && s.number("candidatePending", 0) != 0;
     }
 }

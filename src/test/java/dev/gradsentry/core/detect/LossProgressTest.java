@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LossProgressTest {
 
@@ -70,5 +72,37 @@ class LossProgressTest {
         assertEquals(LossProgress.Verdict.NONE, window(progress, 17));
         assertEquals(LossProgress.Verdict.NONE, window(progress, 8));
         assertEquals(LossProgress.Verdict.NONE, window(progress, 4));
+    }
+
+    /**
+     * A kept state is judged by the steps that follow it. In a run that learns fast, the window before the first
+     * snapshot still holds the descent from the start (2.0 here, against a best of 0.2 right after it): judged by it,
+     * the state was thrown away and a later rollback went back to the start.
+     */
+    @Test
+    void aCandidateIsJudgedByTheWindowAfterIt() {
+        LossProgress progress = new LossProgress(CHANCE);
+        window(progress, 2.0);
+        progress.markCandidate();
+        assertTrue(progress.candidateGood(), "no window has closed since: nothing speaks against it");
+        window(progress, 0.2);
+        assertTrue(progress.candidateGood(), "the steps after it were the run's best");
+        progress.markCandidate();
+        window(progress, 0.5);
+        assertFalse(progress.candidateGood(), "the steps after it stood 2.5x above the best: a diverging state");
+        progress.markCandidate();
+        window(progress, CHANCE);
+        assertFalse(progress.candidateGood(), "a state whose next steps sat at chance is dead");
+    }
+
+    @Test
+    void aPendingCandidateSurvivesASaveAndRestore() {
+        LossProgress progress = new LossProgress(CHANCE);
+        window(progress, 0.2);
+        progress.markCandidate();
+        LossProgress restored = new LossProgress(CHANCE);
+        restored.restoreState(progress.saveState());
+        window(restored, 0.9);
+        assertFalse(restored.candidateGood(), "judged by the window after the restore, 4.5x the best");
     }
 }

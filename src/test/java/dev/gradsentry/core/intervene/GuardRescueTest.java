@@ -24,6 +24,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.adapter.SingletonDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
@@ -225,6 +226,41 @@ class GuardRescueTest {
         List<DataSet> held = batches(10, 99, false);
         held.forEach(d -> d.getFeatures().muli(inputScale));
         assertTrue(accuracy(net, held) > 0.7, "the run learns");
+    }
+
+    /**
+     * A healthy run that learns fast, hit by a few batches that make its loss diverge (labels shifted by one class: a
+     * trained network is confidently wrong), is rolled back to a state it reached, not to its start. A snapshot used to
+     * be judged by the window of losses before it: the first one, taken at step 50, carries the steep descent from the
+     * start in its window, stood above 1.5 times the run's best window, and was thrown away, so the rollback took the
+     * run back to iteration 0 (found on a healthy 8-32-32-4 relu MLP on Nesterov momentum that a minibatch streak
+     * set off: 0.97 unguarded, 0.20 guarded after two more rollbacks to the start for "no progress").
+     */
+    @Test
+    void aRollbackAfterALateDivergenceReturnsToAStateTheRunReached() {
+        MultiLayerNetwork net = classifier(13, new Nesterovs(0.05, 0.9));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        List<DataSet> train = batches(160, 21, false);
+        List<DataSet> held = batches(10, 99, false);
+        for (int i = 0; i < 130; i++) {
+            net.fit(train.get(i));
+        }
+        double learned = accuracy(net, held);
+        assertTrue(learned > 0.8, "the run learned first: " + learned);
+        for (int i = 130; i < 136; i++) {
+            DataSet d = train.get(i).copy();
+            INDArray labels = d.getLabels();
+            d.setLabels(Nd4j.concat(1, labels.get(NDArrayIndex.all(), NDArrayIndex.interval(1, CLASSES)),
+                    labels.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 1))));
+            net.fit(d);
+        }
+        Intervention rollback = events.stream().filter(e -> e.kind() == ROLLBACK).findFirst().orElse(null);
+        assertNotNull(rollback, "the shifted labels diverge the loss: " + events);
+        assertEquals("divergence", rollback.reason());
+        double after = accuracy(net, held);
+        assertTrue(after > learned - 0.15, "rolled back to what it had learned (" + learned + "), not to its start: "
+                + after);
     }
 
     /**
