@@ -57,8 +57,8 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   or a lost step, switch those history thresholds on for good (with no history yet, the smallest healthy norm or
  *   a tenth of the current one stands in).</li>
  *   <li><b>Tighten.</b> Each further lost step multiplies every threshold and the cap by {@code tightenFactor}, down
- *   to {@code floorFraction} of where they started; repeated spikes do the same at most once every
- *   {@code cooldown} steps.</li>
+ *   to {@code floorFraction} of where they started; a loss that stays far above its window counts once per streak,
+ *   on its first step; repeated spikes do the same at most once every {@code cooldown} steps.</li>
  *   <li><b>Relax.</b> After {@code relaxAfter} consecutive healthy steps thresholds and cap are divided by
  *   {@code tightenFactor} (hysteresis: the count starts again). History thresholds back above where they started
  *   are switched off; the cap disengages once it is back at full size and has not bound for {@code relaxAfter}
@@ -157,6 +157,8 @@ public final class AdaptiveClip implements ClipPolicy {
     private double boundRatio;
     private int sinceTighten;
     private int healthyStreak;
+    /** The last decided step's loss was already far above its window: the streak has told the policy. */
+    private boolean lossAboveWindow;
     private long steps;
     private final long[] spikeSteps = {Long.MIN_VALUE / 2, Long.MIN_VALUE / 2, Long.MIN_VALUE / 2};
     private StepStats lastStep;
@@ -226,12 +228,18 @@ public final class AdaptiveClip implements ClipPolicy {
         if (signal.trigger()) {
             healthyStreak = 0;
             resetStretch();
-            if (signal.severe()) {
+            // A loss far above its window tells the policy once, on the streak's first step: tightening again on
+            // every step of the same streak, with no cooldown, left a healthy MLP's thresholds at 1/32 of its
+            // healthy scale after one burst of bad minibatches (and rolled back twice in 15 such runs, where once
+            // per streak rolled back none).
+            if (signal.nonFinite() || (signal.diverging() && !lossAboveWindow)) {
                 lostStep(true, "lost-step");
-            } else if (repeatedSpike()) {
-                lostStep(false, "repeated-spikes");
-            } else if (thresholds == null) {
-                spikeClip = healthyScales();
+            } else if (signal.spike()) {
+                if (repeatedSpike()) {
+                    lostStep(false, "repeated-spikes");
+                } else if (thresholds == null) {
+                    spikeClip = healthyScales();
+                }
             }
         } else {
             healthyStreak++;
@@ -244,6 +252,7 @@ public final class AdaptiveClip implements ClipPolicy {
                 resetStretch();
             }
         }
+        lossAboveWindow = signal.diverging();
         ClipDecision decision = combined(step, spikeClip);
         boundCount = 0;
         if (capEngaged || gradientCapEngaged) {
@@ -325,6 +334,7 @@ public final class AdaptiveClip implements ClipPolicy {
     @Override
     public void onSkippedStep(Signal signal) {
         lastChange = null;
+        lossAboveWindow = false; // a rollback starts the divergence window again
         healthyStreak = 0;
         resetStretch();
         boundCount = 0;

@@ -90,6 +90,34 @@ class AdaptiveClipTest {
         assertEquals(Map.of("0_dense", 3.5, "1_output", 350.0), p.thresholds());
     }
 
+    /**
+     * A burst of bad minibatches keeps the loss far above its window for a few steps; every step of it used to
+     * tighten at once, past the cooldown, so one burst on a healthy MLP left its thresholds at 1/32 of their
+     * healthy scale. The streak tells the policy once; a new streak, or a rollback, tells it again.
+     */
+    @Test
+    void aLossStreakAboveItsWindowTightensOnceNotOnEveryStep() {
+        AdaptiveClip p = new AdaptiveClip(50, 4, 0.5, 0.01, 2, 3, 0.02, 0.1, 1, 100); // small(), floor 1%
+        for (double d : new double[] {1, 2, 3, 4, 5}) {
+            p.decide(step(d, 100 * d), Signal.QUIET);
+        }
+        p.decide(step(6, 600), DIVERGING);
+        assertEquals(CLIP_ENABLE, p.lastChange().kind());
+        for (int i = 0; i < 3; i++) {
+            p.decide(step(6, 600), DIVERGING);
+            assertNull(p.lastChange(), "the same streak, step " + (i + 2));
+        }
+        assertEquals(Map.of("0_dense", 3.5, "1_output", 350.0), p.thresholds());
+        p.decide(step(3, 300), Signal.QUIET);
+        p.decide(step(6, 600), DIVERGING);
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind(), "a new streak");
+        p.onSkippedStep(DIVERGING); // the guard rolls back at the end of the streak: that tightens too
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
+        p.decide(step(6, 600), DIVERGING);
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind(), "after a rollback the next streak is a new one");
+        assertEquals(Map.of("0_dense", 3.5 / 8, "1_output", 350.0 / 8), p.thresholds());
+    }
+
     @Test
     void aShortHistoryEnablesAtItsSmallestNormAndLostStepsTightenDespiteTheCooldown() {
         AdaptiveClip p = AdaptiveClip.defaults();

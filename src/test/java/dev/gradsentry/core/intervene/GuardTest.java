@@ -140,7 +140,7 @@ class GuardTest {
     }
 
     @Test
-    void aLossFarAboveItsWindowTightensTheAdaptivePolicyBeforeItRollsBack() {
+    void aLossFarAboveItsWindowTellsTheAdaptivePolicyOnceBeforeItRollsBack() {
         AdaptiveClip policy = AdaptiveClip.defaults();
         Protected p = protect(net(1, new Adam(0.01)), policy, GuardSettings.defaults());
         List<DataSet> data = batches(80, 2);
@@ -155,9 +155,9 @@ class GuardTest {
         List<Intervention> late = p.events().stream().filter(e -> e.step() >= 60).toList();
         assertEquals(CLIP_ENABLE, late.get(0).kind(), late.toString());
         assertEquals(60, late.get(0).step());
-        assertEquals(CLIP_TIGHTEN, late.get(1).kind(), "a second step above the window tightens at once, "
-                + "cooldown or not: " + late);
-        assertEquals(61, late.get(1).step());
+        // The streak's second step tightens nothing more: one burst of bad batches is one lost step (until the
+        // fifth session every step of it tightened at once, past the cooldown; docs/benchmarks.md item 29).
+        assertTrue(late.stream().noneMatch(e -> e.kind() == CLIP_TIGHTEN), late.toString());
         assertTrue(p.events().stream().noneMatch(e -> e.kind() == ROLLBACK), "not yet diverging for long");
     }
 
