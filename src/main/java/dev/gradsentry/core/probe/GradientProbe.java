@@ -168,14 +168,12 @@ public final class GradientProbe extends BaseTrainingListener {
         for (ProbedLayer layer : layers) {
             INDArray[] layerViews = new INDArray[layer.params().size()];
             LayerStats stats = measure(layer, gradients, batchSize, direct, layerViews);
-            double applied = appliedNorm(layer, stats, layerViews, batchSize);
-            stats = withParams
-                    ? new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
-                            stats.updateRatio(), stats.params(), paramNorm(layer, layerViews, directParams),
-                            StepGain.of(layer.updater(), iteration, epoch),
-                            StepGain.firstStep(layer.updater(), iteration, epoch), applied)
-                    : new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
-                            stats.updateRatio(), stats.params(), Double.NaN, Double.NaN, Double.NaN, applied);
+            stats = new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
+                    stats.updateRatio(), stats.params(),
+                    withParams ? paramNorm(layer, layerViews, directParams) : Double.NaN,
+                    withParams ? StepGain.of(layer.updater(), iteration, epoch) : Double.NaN,
+                    withParams ? StepGain.firstStep(layer.updater(), iteration, epoch) : Double.NaN,
+                    appliedNorm(layer, stats, layerViews, batchSize));
             measured.add(stats);
             views.add(layerViews);
             globalSquares += stats.norm() * stats.norm();
