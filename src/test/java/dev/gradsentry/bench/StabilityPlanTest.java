@@ -77,13 +77,14 @@ class StabilityPlanTest {
      * for horizons where the best fixed threshold gets near its converged result) about 35 more, and the held-out
      * recall row on Nesterov momentum (2026-12-01) ten more, and the two held-out Nesterov rows of 2026-12-02
      * seventeen more, and the two held-out Nesterov rows of the second session of 2026-12-02 about sixteen more and
-     * its batch-norm tuning row about eight (156 planned then); three splits run side by side on two cores.
+     * its batch-norm tuning row about eight (156 planned then), and the two Nesterov tuning rows of the sixth session
+     * of 2026-12-02 about twenty-four more (180 planned then); three splits run side by side on two cores.
      */
     @Test
-    void theFullPlanFitsOneHundredAndSixtyMinutesOfOneCoreByItsOwnStepTimes() {
+    void theFullPlanFitsOneHundredAndNinetyMinutesOfOneCoreByItsOwnStepTimes() {
         double seconds = FULL.entries().stream()
                 .mapToDouble(e -> e.runs() * e.config().steps() * e.config().msPerStepGuess() / 1000).sum();
-        assertTrue(seconds <= 160 * 60, "planned " + seconds / 60 + " min");
+        assertTrue(seconds <= 190 * 60, "planned " + seconds / 60 + " min");
     }
 
     @Test

@@ -64,14 +64,14 @@ import static dev.gradsentry.core.InterventionKind.CLIP_TIGHTEN;
  *   are switched off; the cap disengages once it is back at full size and has not bound for {@code relaxAfter}
  *   steps.</li>
  *   <li><b>Anneal.</b> Unless, over that healthy stretch, the update-ratio cap bound on at least
- *   {@value #PERSISTENT_SHARE} of the steps and set their size: the capped layers' measured update ratios (the probe
- *   samples them, {@code GradientProbe.updateRatioEvery}) reached at least {@value #FULL_STEP} of the cap on at least
- *   half the sampled steps. Then the run is training by steps of a fixed size, which, unlike SGD's, do not shrink as
- *   the gradient does and so cannot settle into a minimum (measured on the adding problem's plain RNN: the gradient
- *   norm stayed 2-4x above that of the same run under a fixed global-norm clip, and the loss stalled); the cap is
- *   multiplied by {@code tightenFactor} instead, as a learning-rate schedule would decay the step. With momentum,
- *   clipped steps that do not line up stay well below the cap (measured 0.2 of it on the Nesterov rows), the
- *   momentum already averages them down, and the cap is left as it is.</li>
+ *   {@value #PERSISTENT_SHARE} of the steps. Then every gradient the optimizer saw had the norm the cap gave it:
+ *   the run is training by steps of a fixed size, which, unlike SGD's, do not shrink as the gradient does and so
+ *   cannot settle into a minimum (measured on the adding problem's plain RNN: the gradient norm stayed 2-4x above
+ *   that of the same run under a fixed global-norm clip, and the loss stalled); the cap is multiplied by
+ *   {@code tightenFactor} instead, as a learning-rate schedule would decay the step. This holds with momentum too:
+ *   momentum averages clipped gradients of a fixed norm, so its steps stay as large as the cap lets them, whatever
+ *   fraction of the cap they land at (until the sixth session of 2 December a cap whose steps landed below half of
+ *   it was left as it was, and a plain RNN on Nesterov momentum ended at twice the error a fixed clip reached).</li>
  * </ul>
  *
  * <p>The cap's defaults were chosen on the tuning half of {@code ./bench stability} (README, "Does it work?") and
@@ -107,11 +107,6 @@ public final class AdaptiveClip implements ClipPolicy {
     static final double ZERO_WEIGHT_FLOOR = 0.1;
     /** The share of a healthy stretch's steps the update-ratio cap must bind on before it anneals. */
     static final double PERSISTENT_SHARE = 0.9;
-    /**
-     * A capped layer whose measured update ratio reaches this fraction of the cap took a step the cap sized (SGD: all
-     * of it); with momentum, clipped steps that do not line up stay well below it.
-     */
-    static final double FULL_STEP = 0.5;
 
     private final double percentile;
     private final int window;
@@ -145,16 +140,8 @@ public final class AdaptiveClip implements ClipPolicy {
     private StepStats floorFor;
     private double capFromScale;
     private int capIdle;
-    /** This healthy stretch: steps the update-ratio cap bound on, of those the sampled ones, and of those the ones
-     * whose capped layers moved at least {@link #FULL_STEP} of the cap. */
+    /** The steps of this healthy stretch the update-ratio cap bound on. */
     private int capBoundSteps;
-    private int capSampledSteps;
-    private int capFullSteps;
-    /** The layers (indices into the step's layers) the update-ratio cap bound on the last decided step, and the
-     * cap's ratio then; read back when the step's measured update ratios arrive. */
-    private int[] boundByCap = new int[0];
-    private int boundCount;
-    private double boundRatio;
     private int sinceTighten;
     private int healthyStreak;
     /** The last decided step's loss was already far above its window: the streak has told the policy. */
@@ -247,19 +234,18 @@ public final class AdaptiveClip implements ClipPolicy {
                 remember(l.layer(), l.appliedNorm());
             }
             if (healthyStreak >= relaxAfter) {
-                relax(capSetsTheStep());
+                relax(capBindsPersistently());
                 healthyStreak = 0;
                 resetStretch();
             }
         }
         lossAboveWindow = signal.diverging();
         ClipDecision decision = combined(step, spikeClip);
-        boundCount = 0;
         if (capEngaged || gradientCapEngaged) {
-            if (capEngaged && !signal.trigger()) {
-                recordUpdateCapBinding(step);
+            if (capEngaged && !signal.trigger() && capBinds(step, true)) {
+                capBoundSteps++;
             }
-            capIdle = signal.trigger() || capBinds(step) ? 0 : capIdle + 1;
+            capIdle = signal.trigger() || capBinds(step, false) ? 0 : capIdle + 1;
             if (capIdle >= relaxAfter && capScale >= 1.0 && lastChange == null) {
                 double before = bound(combinedThresholds(step, null));
                 capEngaged = false;
@@ -277,58 +263,13 @@ public final class AdaptiveClip implements ClipPolicy {
         return decision;
     }
 
-    @Override
-    public void afterUpdate(StepStats done) {
-        if (boundCount == 0) {
-            return;
-        }
-        double largest = Double.NaN;
-        List<LayerStats> layers = done.layers();
-        for (int i = 0; i < boundCount; i++) {
-            double ratio = boundByCap[i] < layers.size() ? layers.get(boundByCap[i]).updateRatio() : Double.NaN;
-            if (Double.isFinite(ratio) && !(ratio <= largest)) {
-                largest = ratio;
-            }
-        }
-        boundCount = 0;
-        if (!Double.isNaN(largest)) {
-            capSampledSteps++;
-            if (largest >= FULL_STEP * boundRatio) {
-                capFullSteps++;
-            }
-        }
-    }
-
-    /** Counts a step the update-ratio cap bound on, and remembers which layers, for {@link #afterUpdate}. */
-    private void recordUpdateCapBinding(StepStats step) {
-        Map<String, Double> t = capThresholds(step);
-        List<LayerStats> layers = step.layers();
-        if (boundByCap.length < layers.size()) {
-            boundByCap = new int[layers.size()];
-        }
-        for (int i = 0; i < layers.size(); i++) {
-            LayerStats l = layers.get(i);
-            Double threshold = normalises(l) ? null : t.get(l.layer());
-            if (threshold != null && l.appliedNorm() > threshold) {
-                boundByCap[boundCount++] = i;
-            }
-        }
-        if (boundCount > 0) {
-            capBoundSteps++;
-            boundRatio = updateRatioCap * capScale;
-        }
-    }
-
-    /** Whether, over the healthy stretch just ended, the update-ratio cap bound on nearly every step and set its size. */
-    private boolean capSetsTheStep() {
-        return capEngaged && capBoundSteps >= PERSISTENT_SHARE * relaxAfter && capSampledSteps > 0
-                && 2 * capFullSteps >= capSampledSteps;
+    /** Whether, over the healthy stretch just ended, the update-ratio cap bound on nearly every step. */
+    private boolean capBindsPersistently() {
+        return capEngaged && capBoundSteps >= PERSISTENT_SHARE * relaxAfter;
     }
 
     private void resetStretch() {
         capBoundSteps = 0;
-        capSampledSteps = 0;
-        capFullSteps = 0;
     }
 
     @Override
@@ -337,7 +278,6 @@ public final class AdaptiveClip implements ClipPolicy {
         lossAboveWindow = false; // a rollback starts the divergence window again
         healthyStreak = 0;
         resetStretch();
-        boundCount = 0;
         lostStep(signal.severe(), signal.severe() ? "lost-step" : "request");
     }
 
@@ -438,9 +378,8 @@ public final class AdaptiveClip implements ClipPolicy {
     private void relax(boolean anneal) {
         boolean changed = false;
         boolean annealed = false;
-        String stretch = String.format(Locale.ROOT, "the update-ratio cap bound on %d of the last %d steps and set "
-                + "their size (capped layers' update ratios at least %.3g of it on %d of %d sampled steps)",
-                capBoundSteps, healthyStreak, FULL_STEP, capFullSteps, capSampledSteps);
+        String stretch = String.format(Locale.ROOT, "the update-ratio cap bound on %d of the last %d steps",
+                capBoundSteps, healthyStreak);
         double before = bound(combinedThresholds(lastStep, null));
         if (anneal) {
             double next = Math.max(capScale * tightenFactor, floorFraction);
@@ -526,9 +465,15 @@ public final class AdaptiveClip implements ClipPolicy {
         return t;
     }
 
-    private boolean capBinds(StepStats step) {
+    /**
+     * Whether a cap holds some layer's gradient on this step.
+     *
+     * @param updateCapOnly count only the update-ratio cap, not the gradient-ratio cap's layers
+     */
+    private boolean capBinds(StepStats step, boolean updateCapOnly) {
         Map<String, Double> t = capThresholds(step);
-        return step.layers().stream().anyMatch(l -> t.containsKey(l.layer()) && l.appliedNorm() > t.get(l.layer()));
+        return step.layers().stream().anyMatch(l -> !(updateCapOnly && normalises(l)) && t.containsKey(l.layer())
+                && l.appliedNorm() > t.get(l.layer()));
     }
 
     /**
@@ -690,8 +635,8 @@ public final class AdaptiveClip implements ClipPolicy {
         SavedState s = new SavedState().put("counters", sinceTighten, healthyStreak, steps, capIdle)
                 .put("cap", capEngaged ? 1 : 0, capScale)
                 .put("gradientCap", gradientCapEngaged ? 1 : 0)
-                .put("capStretch", capBoundSteps, capSampledSteps, capFullSteps).put("spikeSteps", spikeSteps[0], spikeSteps[1],
-                        spikeSteps[2]);
+                .put("capStretch", capBoundSteps)
+                .put("spikeSteps", spikeSteps[0], spikeSteps[1], spikeSteps[2]);
         history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
                 historySize.get(layer)));
         if (thresholds != null) {
@@ -711,12 +656,9 @@ public final class AdaptiveClip implements ClipPolicy {
         capScale = s.number("cap", 1);
         // absent from checkpoints written before the gradient-ratio cap existed: not engaged
         gradientCapEngaged = s.has("gradientCap") && s.number("gradientCap", 0) != 0;
-        // absent from checkpoints written before the cap annealed: an empty stretch
-        boolean stretch = s.has("capStretch");
-        capBoundSteps = stretch ? (int) s.number("capStretch", 0) : 0;
-        capSampledSteps = stretch ? (int) s.number("capStretch", 1) : 0;
-        capFullSteps = stretch ? (int) s.number("capStretch", 2) : 0;
-        boundCount = 0;
+        // absent from checkpoints written before the cap annealed: an empty stretch; older checkpoints also
+        // saved two counts of sampled update ratios after it, which the anneal no longer reads
+        capBoundSteps = s.has("capStretch") ? (int) s.number("capStretch", 0) : 0;
         capFor = null;
         for (int i = 0; i < spikeSteps.length; i++) {
             spikeSteps[i] = (long) s.number("spikeSteps", i);

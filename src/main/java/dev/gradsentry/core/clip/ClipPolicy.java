@@ -39,14 +39,6 @@ public interface ClipPolicy {
     default void onSkippedStep(Signal signal) {
     }
 
-    /**
-     * Called after the update of a step this policy decided has landed (not for skipped or rolled-back steps, nor
-     * for non-finite ones), with the probe's measurement of it: on the steps the probe samples, each layer's
-     * {@link dev.gradsentry.core.probe.LayerStats#updateRatio()}, the update the optimizer actually applied.
-     */
-    default void afterUpdate(StepStats done) {
-    }
-
     /** The change of clipping state made by the last {@link #decide} or {@link #onSkippedStep}, if any. */
     default ClipChange lastChange() {
         return null;

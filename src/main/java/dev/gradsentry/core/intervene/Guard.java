@@ -383,7 +383,6 @@ public final class Guard implements GradientInterceptor {
             healthyStreak = 0;
             return;
         }
-        policy.afterUpdate(done);
         if (divergence.streak() > 0 || lastSpike) {
             healthyStreak = 0;
             return; // not yet known to be bad, but not good enough to keep either

@@ -408,25 +408,15 @@ class AdaptiveClipTest {
                 weighted(100, 10, 1, 5, 10), Signal.QUIET)).thresholds().get("0_dense"), 1e-12);
     }
 
-    /** {@code step} as measured after its update: every layer moved by {@code updateRatio} of its weights. */
-    private static StepStats landed(StepStats step, double updateRatio) {
-        return new StepStats(step.iteration(), step.epoch(), step.batchSize(), step.loss(), step.learningRate(),
-                step.globalNorm(), step.maxAbs(), step.nonFinite(), step.layers().stream().map(l -> new LayerStats(
-                        l.layer(), l.norm(), l.maxAbs(), l.nonFinite(), updateRatio, l.params(), l.paramNorm(),
-                        l.stepGain(), l.firstStepGain())).toList());
-    }
-
     /** percentile 90, window 200, tighten 0.5, floor 0.01, cooldown 10, relax after 10, cap 0.01, trigger 0.1 */
     private static AdaptiveClip relaxingAfterTen() {
         return new AdaptiveClip(90, 200, 0.5, 0.01, 10, 10, 0.01, 0.1, 0.03, 100);
     }
 
-    /** Decides {@code n} steps of an SGD run (lr 10) whose dense layer the cap holds, each landing at {@code ratio}. */
-    private static void cappedSteps(AdaptiveClip p, int n, double denseNorm, double ratio) {
+    /** Decides {@code n} steps of an SGD run (lr 10) whose dense layer has gradient norm {@code denseNorm}. */
+    private static void cappedSteps(AdaptiveClip p, int n, double denseNorm) {
         for (int i = 0; i < n; i++) {
-            StepStats s = weighted(denseNorm, 10, 0.001, 5, 10);
-            p.decide(s, Signal.QUIET);
-            p.afterUpdate(landed(s, ratio));
+            p.decide(weighted(denseNorm, 10, 0.001, 5, 10), Signal.QUIET);
         }
     }
 
@@ -436,52 +426,62 @@ class AdaptiveClipTest {
     }
 
     @Test
-    void aCapThatSetsTheSizeOfNearlyEveryStepOfAHealthyStretchAnnealsAndRelaxesOnceItStopsBinding() {
+    void aCapThatBindsOnNearlyEveryStepOfAHealthyStretchAnnealsAndRelaxesOnceItStopsBinding() {
         AdaptiveClip p = relaxingAfterTen();
         p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET); // engaged: dense threshold 0.01
-        cappedSteps(p, 8, 1, 0.01); // bound on 9 steps, each moved the weights by the full 1%
+        cappedSteps(p, 8, 1); // bound on 9 steps
         assertNull(p.lastChange());
-        cappedSteps(p, 1, 1, 0.01); // the 10th healthy step ends the stretch
+        cappedSteps(p, 1, 1); // the 10th healthy step ends the stretch
         assertEquals(CLIP_TIGHTEN, p.lastChange().kind());
         assertEquals("cap-set-steps", p.lastChange().reason());
         assertTrue(p.lastChange().detail().startsWith("update-ratio cap 0.00500: the update-ratio cap bound on 9 of "
-                + "the last 10 steps"), p.lastChange().detail());
+                + "the last 10 steps;"), p.lastChange().detail());
         assertEquals(0.005, denseCap(p), 1e-12, "half the cap, as a decaying learning rate would take");
         // a stretch on which the cap no longer binds gives the step back (that decision was its first step)
-        cappedSteps(p, 9, 0.001, 0.0001);
+        cappedSteps(p, 9, 0.001);
         assertEquals(CLIP_RELAX, p.lastChange().kind());
         assertEquals(0.01, denseCap(p), 1e-12);
     }
 
+    /**
+     * Momentum averages the clipped gradients, each of the cap's norm, so the steps it lands stay set by the cap
+     * whatever fraction of it they reach: until the sixth session of 2 December a cap whose steps landed below half
+     * of it was never annealed, and the plain RNN of the tuning row "adding T=10 Nesterov" ended at twice the error
+     * of a fixed clip.
+     */
     @Test
-    void aCapWhoseStepsMomentumKeepsWellBelowItIsNotAnnealed() {
+    void aCapThatBindsOnNearlyEveryStepOfAMomentumRunIsAnnealedToo() {
         AdaptiveClip p = relaxingAfterTen();
-        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
-        cappedSteps(p, 9, 1, 0.002); // bound every step, but the steps landed at a fifth of the cap
-        assertEquals(0.01, denseCap(p), 1e-12);
-        assertTrue(p.capEngaged());
+        p.decide(nesterov(100), Signal.QUIET); // engaged: the built-up step 0.01 of the weights at gradient norm 0.01
+        for (int i = 0; i < 9; i++) {
+            p.decide(nesterov(1), Signal.QUIET); // bound on every step
+        }
+        assertEquals("cap-set-steps", p.lastChange().reason());
+        assertEquals(0.005, nesterovCap(p), 1e-12);
     }
 
-    @Test
-    void withoutMeasuredUpdateRatiosTheCapIsNotAnnealed() {
-        AdaptiveClip p = relaxingAfterTen();
-        p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
-        cappedSteps(p, 9, 1, Double.NaN); // a probe that samples no update ratios (updateRatioEvery 0)
-        assertEquals(0.01, denseCap(p), 1e-12);
+    /** A step of a Nesterov run (lr 1, momentum 0.9: step gain 10, first-step gain 1.9) with one dense layer. */
+    private static StepStats nesterov(double denseNorm) {
+        return new StepStats(0, 0, 32, 1.0, 1.0, denseNorm, denseNorm, 0, List.of(new LayerStats("0_dense",
+                denseNorm, denseNorm, 0, Double.NaN, List.of(new ParamStats("W", denseNorm, 0)), 10, 10, 1.9)));
+    }
+
+    private static double nesterovCap(AdaptiveClip p) {
+        return ((ClipDecision.LayerNorm) p.decide(nesterov(1e-6), Signal.QUIET)).thresholds().get("0_dense");
     }
 
     @Test
     void aSpikeStartsTheStretchAgainAndACheckpointKeepsItsCount() {
         AdaptiveClip p = relaxingAfterTen();
         p.decide(weighted(100, 10, 1, 5, 10), Signal.QUIET);
-        cappedSteps(p, 5, 1, 0.01);
+        cappedSteps(p, 5, 1);
         p.decide(weighted(1, 10, 0.001, 5, 10), SPIKE);
-        cappedSteps(p, 5, 1, 0.01);
+        cappedSteps(p, 5, 1);
         AdaptiveClip restored = relaxingAfterTen();
         restored.restoreState(p.saveState());
-        cappedSteps(restored, 3, 1, 0.01);
+        cappedSteps(restored, 3, 1);
         assertEquals(0.01, denseCap(restored), 1e-12, "9 healthy steps since the spike: not yet a stretch");
-        cappedSteps(restored, 1, 1, 0.01);
+        cappedSteps(restored, 1, 1);
         assertEquals("cap-set-steps", restored.lastChange().reason());
     }
 
