@@ -12,6 +12,7 @@ import dev.gradsentry.core.probe.GradientEdit;
 import dev.gradsentry.core.probe.GradientInterceptor;
 import dev.gradsentry.core.probe.GradientProbe;
 import dev.gradsentry.core.probe.NetworkState;
+import dev.gradsentry.core.probe.LayerStats;
 import dev.gradsentry.core.probe.StepStats;
 import dev.gradsentry.core.state.SavedState;
 import org.deeplearning4j.nn.api.Model;
@@ -315,6 +316,10 @@ public final class Guard implements GradientInterceptor {
             return;
         }
         boolean act = s.mode() == GuardMode.AUTO;
+        if (measured.nonFiniteData() > 0 && weightsFinite(measured)) {
+            skipBatch(edit, measured.nonFiniteData(), act);
+            return;
+        }
         if (!Double.isFinite(measured.loss())) {
             lostStep(NON_FINITE, act, measured.loss());
             rollback(edit, "non-finite-loss", measured.loss(), act, null);
@@ -436,6 +441,35 @@ public final class Guard implements GradientInterceptor {
             lost.skipped(step);
             pauseIfTooManyLost();
         }
+    }
+
+    /**
+     * Skips a step whose batch held NaN or infinite values (features, labels or masks) while the weights were finite:
+     * the batch, not the weights, made the loss or gradient non-finite, so the step is dropped and nothing else
+     * changes. No rollback and no learning-rate backoff (both assume broken weights and cost the run its progress),
+     * and the clipping policy is not told: what it let through did no harm. It still counts toward the share of lost
+     * steps past which the guard pauses: a run whose data is that broken needs its user.
+     */
+    private void skipBatch(GradientEdit edit, long nonFiniteValues, boolean act) {
+        emit(Intervention.skip(at(policy), "non-finite-data", nonFiniteValues, null, act));
+        if (act) {
+            edit.skip();
+            lost.skippedBatch();
+            pauseIfTooManyLost();
+        }
+    }
+
+    /**
+     * Whether every layer with a gradient had finite parameters before this step, as the probe measured them for the
+     * guard (a NaN or infinite weight makes the layer's parameter norm so).
+     */
+    private static boolean weightsFinite(StepStats measured) {
+        for (LayerStats l : measured.layers()) {
+            if (!l.params().isEmpty() && !Double.isFinite(l.paramNorm())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Keeps a snapshot no longer needed as the spare, unless a saved state may still hold it. */

@@ -14,9 +14,11 @@ import java.util.Map;
  * @param run           the run's id
  * @param step          the training step (0-based count of steps done before this one)
  * @param kind          what was done
- * @param reason        what caused it: {@code non-finite-gradient}, {@code non-finite-loss}, {@code spike},
- *                      {@code divergence}, {@code healthy-stretch}, {@code recoveries-exhausted}, {@code api}, ...
- * @param measured      the value the detector measured (norm, loss, z-score), NaN when none
+ * @param reason        what caused it: {@code non-finite-data}, {@code non-finite-gradient}, {@code non-finite-loss},
+ *                      {@code spike}, {@code divergence}, {@code healthy-stretch}, {@code recoveries-exhausted},
+ *                      {@code api}, ...
+ * @param measured      the value the detector measured (norm, loss, z-score; the batch's NaN and infinite values
+ *                      for {@code non-finite-data}), NaN when none
  * @param before        threshold or learning rate before, NaN when not applicable
  * @param after         threshold or learning rate after, NaN when not applicable
  * @param layer         the layer concerned, {@code all}, or null

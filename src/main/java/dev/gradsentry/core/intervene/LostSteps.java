@@ -13,6 +13,10 @@ import java.util.Deque;
  *   <li>The {@value #SKIPS_BEFORE_ROLLBACK}rd skip within {@value #SKIP_SPAN} steps, whatever its reason (a non-finite
  *   gradient, an extreme spike), is a rollback instead: batch after batch going wrong means the weights, not the
  *   batches, are broken, and skipping more would only stall the run.</li>
+ *   <li>A step skipped because its batch held NaN or infinite values, while the weights were finite, counts toward
+ *   the share below but not toward that rollback: the weights are not what went wrong, and rolling them back (and
+ *   backing the learning rate off) for every bad record of a dataset lost a run all its progress (8 such rollbacks
+ *   in 400 steps, then a pause, for a NaN every 50th batch).</li>
  *   <li>Once more than {@code maxShare} of the steps seen (counted as at least {@value #SHARE_GRACE}, so that a rescue
  *   at the start of a run may lose a few steps) were lost, the guard pauses and says so.</li>
  * </ul>
@@ -36,6 +40,11 @@ final class LostSteps {
 
     void skipped(long step) {
         recentSkips.addLast(step);
+        lost++;
+    }
+
+    /** A step skipped for its batch's own NaN or infinite values: lost, but no sign of broken weights. */
+    void skippedBatch() {
         lost++;
     }
 

@@ -188,8 +188,11 @@ public final class GradientProbe extends BaseTrainingListener {
         pendingBatchSize = batchSize;
         pendingEdit = null;
         if (interceptor != null) {
-            StepStats measuredStep = new StepStats(iteration, epoch, batchSize, m.score(),
-                    learningRate(iteration, epoch), pendingGlobalNorm, maxAbs, nonFinite, measured);
+            double loss = m.score();
+            // Whether the batch or the weights went wrong decides between skipping the step and rolling back.
+            long nonFiniteData = nonFinite > 0 || !Double.isFinite(loss) ? TrainingBatch.nonFiniteValues(m) : 0;
+            StepStats measuredStep = new StepStats(iteration, epoch, batchSize, loss,
+                    learningRate(iteration, epoch), pendingGlobalNorm, maxAbs, nonFinite, measured, nonFiniteData);
             pendingEdit = new GradientEdit(m, layers, gradients, batchSize);
             interceptor.beforeUpdate(measuredStep, pendingEdit);
         }

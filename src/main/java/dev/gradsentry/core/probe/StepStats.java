@@ -19,11 +19,21 @@ import java.util.List;
  * @param maxAbs       largest absolute gradient value over all layers
  * @param nonFinite    number of NaN or infinite gradient values over all layers
  * @param layers       per-layer statistics, in the network's parameter order
+ * @param nonFiniteData number of NaN or infinite values in the minibatch itself (features, labels and their masks),
+ *                     counted only on a step whose loss or gradient is not finite (0 on every other step): only then
+ *                     does it matter whether the batch or the weights went wrong, and it costs a pass over the batch
  */
 public record StepStats(long iteration, int epoch, int batchSize, double loss, double learningRate,
-                        double globalNorm, double maxAbs, long nonFinite, List<LayerStats> layers) {
+                        double globalNorm, double maxAbs, long nonFinite, List<LayerStats> layers,
+                        long nonFiniteData) {
     public StepStats {
         layers = List.copyOf(layers);
+    }
+
+    /** A step whose minibatch was not checked (or held only finite values). */
+    public StepStats(long iteration, int epoch, int batchSize, double loss, double learningRate, double globalNorm,
+                     double maxAbs, long nonFinite, List<LayerStats> layers) {
+        this(iteration, epoch, batchSize, loss, learningRate, globalNorm, maxAbs, nonFinite, layers, 0);
     }
 
     /** True when the loss and every gradient value were finite. */

@@ -10,6 +10,7 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.util.ModelSerializer;
@@ -21,6 +22,7 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.adapter.SingletonDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
@@ -543,5 +545,72 @@ class GuardRescueTest {
         } finally {
             Logger.getLogger(Guard.class.getName()).removeHandler(capture);
         }
+    }
+
+    /** A fault of the data itself, in one example of a batch. */
+    static Stream<Arguments> badRecords() {
+        return Stream.of(Arguments.of("NaN feature", (UnaryOperator<DataSet>) d -> {
+            d.getFeatures().putScalar(3, 2, Double.NaN);
+            return d;
+        }), Arguments.of("infinite feature", (UnaryOperator<DataSet>) d -> {
+            d.getFeatures().putScalar(3, 2, Double.POSITIVE_INFINITY);
+            return d;
+        }), Arguments.of("NaN label", (UnaryOperator<DataSet>) d -> {
+            d.getLabels().putScalar(3, 1, Double.NaN);
+            return d;
+        }));
+    }
+
+    /**
+     * A dataset with a bad record now and then: the batch, not the weights, makes the loss NaN. Until the sixth
+     * session of 2 December the guard took every NaN loss for broken weights: it rolled back and halved the learning
+     * rate for each bad record, 8 times in 400 steps, tightened the clipping each time and paused with every rollback
+     * spent, the network at chance.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badRecords")
+    void aBadRecordNowAndThenIsSkippedWithoutARollback(String name, UnaryOperator<DataSet> fault) {
+        MultiLayerNetwork net = classifier(5, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        List<DataSet> train = batches(450, 17, false);
+        List<DataSet> held = batches(10, 99, false);
+        for (int i = 0; i < train.size(); i++) {
+            net.fit(i > 0 && i % 50 == 0 ? fault.apply(train.get(i).copy()) : train.get(i));
+        }
+        List<Intervention> skips = events.stream().filter(e -> e.kind() == SKIP).toList();
+        assertEquals(8, skips.size(), events.toString());
+        assertTrue(skips.stream().allMatch(e -> "non-finite-data".equals(e.reason())), skips.toString());
+        assertTrue(events.stream().noneMatch(e -> e.kind() == ROLLBACK || e.kind() == LR_BACKOFF), events.toString());
+        assertFalse(guard.paused(), guard.pauseReason());
+        assertEquals(8, guard.lostSteps());
+        assertTrue(accuracy(net, held) > 0.9, "accuracy " + accuracy(net, held));
+    }
+
+    @Test
+    void aBadRecordInOneOfAGraphsLabelArraysIsSkippedToo() {
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(5)
+                .dataType(DataType.FLOAT).updater(new Sgd(0.05)).graphBuilder().addInputs("in")
+                .addLayer("hidden", new DenseLayer.Builder().nIn(8).nOut(16).activation(Activation.RELU).build(), "in")
+                .addLayer("class", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(CLASSES)
+                        .activation(Activation.SOFTMAX).build(), "hidden")
+                .addLayer("value", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(16).nOut(1)
+                        .activation(Activation.IDENTITY).build(), "hidden")
+                .setOutputs("class", "value").build());
+        graph.init();
+        Guard guard = Guard.protect(graph);
+        List<Intervention> events = events(guard);
+        List<DataSet> train = batches(60, 17, false);
+        for (int i = 0; i < train.size(); i++) {
+            DataSet d = train.get(i);
+            INDArray value = d.getFeatures().sum(true, 1).reshape(d.numExamples(), 1);
+            if (i == 40) {
+                value.putScalar(5, 0, Double.NaN);
+            }
+            graph.fit(new MultiDataSet(new INDArray[] {d.getFeatures()}, new INDArray[] {d.getLabels(), value}));
+        }
+        assertEquals(List.of("40 SKIP non-finite-data"), events.stream().filter(e -> e.kind() == SKIP
+                || e.kind() == ROLLBACK).map(e -> e.step() + " " + e.kind() + " " + e.reason()).toList());
+        assertTrue(Double.isFinite(graph.params().sumNumber().doubleValue()));
     }
 }
