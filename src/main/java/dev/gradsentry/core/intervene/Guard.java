@@ -524,8 +524,13 @@ public final class Guard implements GradientInterceptor {
     private void pauseIfTooManyLost() {
         GuardSettings s = settings;
         if (!paused && lost.overShare(step + 1, s.maxSkippedShare())) {
+            // Whoever is paged needs to know whether to look at the data or at the model.
+            String data = lost.badBatches() == 0 ? "" : String.format(Locale.ROOT, "; %d of them because the batch "
+                    + "itself held NaN or infinite values (non-finite-data): check the training data",
+                    lost.badBatches());
             pause("skipped-share", lost.lost(), String.format(Locale.ROOT, "%d of %d steps were skipped or rolled "
-                    + "back, more than maxSkippedShare %.3g allows", lost.lost(), step + 1, s.maxSkippedShare()));
+                    + "back, more than maxSkippedShare %.3g allows%s", lost.lost(), step + 1, s.maxSkippedShare(),
+                    data));
         }
     }
 

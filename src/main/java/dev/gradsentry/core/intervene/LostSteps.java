@@ -29,6 +29,8 @@ final class LostSteps {
 
     private final Deque<Long> recentSkips = new ArrayDeque<>();
     private long lost;
+    /** Of {@link #lost}, the steps skipped for their batch's own NaN or infinite values. */
+    private long badBatches;
 
     /** Whether skipping at {@code step} would be the skip that calls for a rollback instead. */
     boolean skipEscalates(long step) {
@@ -46,6 +48,7 @@ final class LostSteps {
     /** A step skipped for its batch's own NaN or infinite values: lost, but no sign of broken weights. */
     void skippedBatch() {
         lost++;
+        badBatches++;
     }
 
     void rolledBack() {
@@ -57,18 +60,23 @@ final class LostSteps {
         return lost;
     }
 
+    long badBatches() {
+        return badBatches;
+    }
+
     /** Whether the lost steps exceed {@code maxShare} of {@code stepsSeen} (at least {@value #SHARE_GRACE}). */
     boolean overShare(long stepsSeen, double maxShare) {
         return lost > maxShare * Math.max(stepsSeen, SHARE_GRACE);
     }
 
     SavedState saveState() {
-        return new SavedState().put("lost", lost)
+        return new SavedState().put("lost", lost).put("badBatches", badBatches)
                 .put("recentSkips", recentSkips.stream().mapToDouble(Long::doubleValue).toArray());
     }
 
     void restoreState(SavedState s) {
         lost = (long) s.number("lost", 0);
+        badBatches = s.has("badBatches") ? (long) s.number("badBatches", 0) : 0; // absent before the sixth session
         recentSkips.clear();
         for (double v : s.get("recentSkips")) {
             recentSkips.addLast((long) v);

@@ -588,6 +588,28 @@ class GuardRescueTest {
     }
 
     @Test
+    void dataThatIsBadTooOftenPausesTheRunAndSaysToCheckTheData() {
+        MultiLayerNetwork net = classifier(5, new Sgd(0.05));
+        Guard guard = Guard.protect(net);
+        List<DataSet> train = batches(300, 17, false);
+        GuardPausedException e = assertThrows(GuardPausedException.class, () -> {
+            for (int i = 0; i < train.size(); i++) {
+                DataSet d = train.get(i);
+                if (i % 10 == 5) {
+                    d = d.copy();
+                    d.getFeatures().putScalar(0, 0, Double.NaN);
+                }
+                net.fit(d);
+            }
+        });
+        assertTrue(guard.pauseReason().startsWith("skipped-share: 11 of "), guard.pauseReason());
+        assertTrue(guard.pauseReason().endsWith("; 11 of them because the batch itself held NaN or infinite values "
+                + "(non-finite-data): check the training data"), guard.pauseReason());
+        assertNotNull(e.getMessage());
+        assertTrue(Double.isFinite(net.params().sumNumber().doubleValue()), "the network keeps finite weights");
+    }
+
+    @Test
     void aBadRecordInOneOfAGraphsLabelArraysIsSkippedToo() {
         ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(5)
                 .dataType(DataType.FLOAT).updater(new Sgd(0.05)).graphBuilder().addInputs("in")
