@@ -453,7 +453,7 @@ public final class Guard implements GradientInterceptor {
     private void skipBatch(GradientEdit edit, long nonFiniteValues, boolean act) {
         emit(Intervention.skip(at(policy), "non-finite-data", nonFiniteValues, null, act));
         if (act) {
-            edit.skip();
+            edit.skipBatch();
             lost.skippedBatch();
             pauseIfTooManyLost();
         }

@@ -113,6 +113,15 @@ public final class GradientEdit {
         }
     }
 
+    /**
+     * {@link #skip} for a step whose batch held NaN or infinite values; also forgets any state a recurrent layer would
+     * carry from that batch into the next segment of the same sequences (truncated BPTT), where it is not finite.
+     */
+    public void skipBatch() {
+        skip();
+        TrainingBatch.forgetNonFiniteCarriedState(model);
+    }
+
     /** After the updater ran, put the network into {@code state} (a rollback). Overrides {@link #skip}. */
     public void restore(NetworkState state) {
         restoreTo = state;

@@ -1,6 +1,8 @@
 package dev.gradsentry.core.probe;
 
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.api.layers.RecurrentLayer;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -8,6 +10,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.conditions.Conditions;
 
 import java.lang.reflect.Field;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The minibatch a network is training on, as DL4J holds it while a step is in flight: the features, labels and masks
@@ -62,6 +66,26 @@ final class TrainingBatch {
             return f.getType() == INDArray[].class ? f : null;
         } catch (NoSuchFieldException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /**
+     * Forgets the state a recurrent layer carries into the next segment of the same sequences (truncated BPTT) where
+     * it is no longer finite: a batch with a NaN in one segment leaves NaN there, and every later segment of the same
+     * sequences would start from it, with finite data and finite weights, and be taken for broken weights (measured:
+     * a NaN in the first of four segments gave one skip and then three rollbacks, each halving the learning rate).
+     * The next segment starts from a zero state instead, as the sequences' first segment does.
+     */
+    static void forgetNonFiniteCarriedState(Model m) {
+        Layer[] layers = m instanceof MultiLayerNetwork net ? net.getLayers()
+                : m instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
+        for (Layer layer : layers) {
+            if (layer instanceof RecurrentLayer recurrent) {
+                Map<String, INDArray> carried = recurrent.rnnGetTBPTTState();
+                if (carried != null && carried.values().stream().anyMatch(a -> count(a) > 0)) {
+                    recurrent.rnnSetTBPTTState(new HashMap<>());
+                }
+            }
         }
     }
 

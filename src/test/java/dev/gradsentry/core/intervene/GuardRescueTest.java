@@ -4,12 +4,14 @@ import dev.gradsentry.core.clip.AdaptiveClip;
 import dev.gradsentry.core.detect.LossProgress;
 import dev.gradsentry.core.probe.GradientInjection;
 import dev.gradsentry.core.probe.GradientProbe;
+import org.deeplearning4j.nn.conf.BackpropType;
 import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
@@ -607,6 +609,46 @@ class GuardRescueTest {
                 + "(non-finite-data): check the training data"), guard.pauseReason());
         assertNotNull(e.getMessage());
         assertTrue(Double.isFinite(net.params().sumNumber().doubleValue()), "the network keeps finite weights");
+    }
+
+    /**
+     * Truncated BPTT: a NaN in the first of four segments leaves a NaN in the state the recurrent layer carries into
+     * the next segment, whose loss is then NaN with finite data and finite weights. Before the sixth session of 2
+     * December the guard skipped the first segment and rolled back (halving the learning rate) on each of the other
+     * three; now the skip forgets the carried NaN state and the next segment starts from zero.
+     */
+    @Test
+    void aBadRecordUnderTruncatedBackpropagationCostsOneSkipNotARollbackPerSegment() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(42)
+                .dataType(DataType.FLOAT).updater(new Sgd(0.1)).list()
+                .layer(new SimpleRnn.Builder().nIn(CLASSES).nOut(16).activation(Activation.TANH).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(CLASSES)
+                        .activation(Activation.SOFTMAX).build())
+                .backpropType(BackpropType.TruncatedBPTT).tBPTTForwardLength(15).tBPTTBackwardLength(15).build());
+        net.init();
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        Random r = new Random(7);
+        for (int b = 0; b < 40; b++) {
+            float[][][] x = new float[16][CLASSES][60];
+            float[][][] y = new float[16][CLASSES][60];
+            for (int i = 0; i < 16; i++) {
+                for (int t = 0; t < 60; t++) {
+                    int symbol = r.nextInt(CLASSES);
+                    x[i][symbol][t] = 1;
+                    y[i][symbol][t] = 1;
+                }
+            }
+            if (b == 30) {
+                x[1][0][5] = Float.NaN; // in the first of the four segments
+            }
+            net.fit(new DataSet(Nd4j.create(x), Nd4j.create(y)));
+        }
+        assertEquals(List.of("120 SKIP non-finite-data"), events.stream().filter(e -> e.kind() == SKIP
+                || e.kind() == ROLLBACK || e.kind() == LR_BACKOFF).map(e -> e.step() + " " + e.kind() + " "
+                + e.reason()).toList());
+        assertEquals(1, guard.lostSteps());
+        assertTrue(Double.isFinite(net.params().sumNumber().doubleValue()));
     }
 
     @Test
