@@ -1,5 +1,6 @@
 package dev.gradsentry.core.intervene;
 
+import dev.gradsentry.core.probe.NetworkState;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
@@ -44,8 +45,7 @@ public final class LearningRateScale {
      */
     private void capture() {
         originals.clear();
-        Layer[] layers = model instanceof MultiLayerNetwork net ? net.getLayers()
-                : model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
+        Layer[] layers = NetworkState.layersOf(model);
         for (int i = 0; i < layers.length; i++) {
             if (layers[i].conf().getLayer() instanceof BaseLayer base && base.getIUpdater() != null
                     && base.getIUpdater().hasLearningRate()) {

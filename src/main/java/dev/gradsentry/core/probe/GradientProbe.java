@@ -307,7 +307,12 @@ public final class GradientProbe extends BaseTrainingListener {
     /** NaN and infinite values of a gradient view: from the heap copy when it covers the view ({@code fast}). */
     private long nonFinite(INDArray g, boolean fast) {
         return fast ? gradientMemory.nonFinite(g.offset(), g.length())
-                : g.scan(Conditions.isNan()).longValue() + g.scan(Conditions.isInfinite()).longValue();
+                : nonFiniteValues(g);
+    }
+
+    /** NaN and infinite values of {@code a}, two passes over it. */
+    static long nonFiniteValues(INDArray a) {
+        return a.scan(Conditions.isNan()).longValue() + a.scan(Conditions.isInfinite()).longValue();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.gradsentry.core.probe;
 
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.Updater;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -87,6 +88,14 @@ public record NetworkState(INDArray params, INDArray updaterState, int nextItera
             return graph.getUpdater(false);
         }
         return null;
+    }
+
+    /** The network's layers, in DL4J's order; none for a model that is neither kind of network. */
+    public static Layer[] layersOf(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            return net.getLayers();
+        }
+        return model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
     }
 
     static int iterationCount(Model model) {

@@ -2,12 +2,11 @@ package dev.gradsentry.core.probe;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.api.layers.RecurrentLayer;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
+import org.deeplearning4j.nn.api.layers.RecurrentLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.conditions.Conditions;
 
 import java.lang.reflect.Field;
 import java.util.HashMap;
@@ -77,9 +76,7 @@ final class TrainingBatch {
      * The next segment starts from a zero state instead, as the sequences' first segment does.
      */
     static void forgetNonFiniteCarriedState(Model m) {
-        Layer[] layers = m instanceof MultiLayerNetwork net ? net.getLayers()
-                : m instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
-        for (Layer layer : layers) {
+        for (Layer layer : NetworkState.layersOf(m)) {
             if (layer instanceof RecurrentLayer recurrent) {
                 Map<String, INDArray> carried = recurrent.rnnGetTBPTTState();
                 if (carried != null && carried.values().stream().anyMatch(a -> count(a) > 0)) {
@@ -103,6 +100,6 @@ final class TrainingBatch {
         if (a == null || a.isEmpty() || !a.dataType().isFPType()) {
             return 0;
         }
-        return a.scan(Conditions.isNan()).longValue() + a.scan(Conditions.isInfinite()).longValue();
+        return GradientProbe.nonFiniteValues(a);
     }
 }
