@@ -636,6 +636,7 @@ public final class AdaptiveClip implements ClipPolicy {
                 .put("cap", capEngaged ? 1 : 0, capScale)
                 .put("gradientCap", gradientCapEngaged ? 1 : 0)
                 .put("capStretch", capBoundSteps)
+                .put("lossAboveWindow", lossAboveWindow ? 1 : 0)
                 .put("spikeSteps", spikeSteps[0], spikeSteps[1], spikeSteps[2]);
         history.forEach((layer, ring) -> s.put("history." + layer, ring).put("historySize." + layer,
                 historySize.get(layer)));
@@ -659,6 +660,9 @@ public final class AdaptiveClip implements ClipPolicy {
         // absent from checkpoints written before the cap annealed: an empty stretch; older checkpoints also
         // saved two counts of sampled update ratios after it, which the anneal no longer reads
         capBoundSteps = s.has("capStretch") ? (int) s.number("capStretch", 0) : 0;
+        // a run resumed in the middle of a loss streak is in the same streak, which has told the policy already;
+        // absent from checkpoints written before the sixth session of 2 December: not in a streak
+        lossAboveWindow = s.has("lossAboveWindow") && s.number("lossAboveWindow", 0) != 0;
         capFor = null;
         for (int i = 0; i < spikeSteps.length; i++) {
             spikeSteps[i] = (long) s.number("spikeSteps", i);

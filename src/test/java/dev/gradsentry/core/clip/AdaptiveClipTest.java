@@ -118,6 +118,31 @@ class AdaptiveClipTest {
         assertEquals(Map.of("0_dense", 3.5 / 8, "1_output", 350.0 / 8), p.thresholds());
     }
 
+    /**
+     * A checkpoint written in the middle of a loss streak: the run resumed from it is in the same streak, which has
+     * already told the policy. Before the sixth session of 2 December the policy did not save that it had been told,
+     * so the resumed run tightened once more than the uninterrupted one.
+     */
+    @Test
+    void aRunResumedInTheMiddleOfALossStreakDoesNotTightenAgain() {
+        AdaptiveClip p = new AdaptiveClip(50, 4, 0.5, 0.01, 2, 3, 0.02, 0.1, 1, 100);
+        for (double d : new double[] {1, 2, 3, 4, 5}) {
+            p.decide(step(d, 100 * d), Signal.QUIET);
+        }
+        p.decide(step(3, 300), DIVERGING);
+        p.decide(step(3, 300), Signal.QUIET);
+        p.decide(step(6, 600), DIVERGING);
+        assertEquals(CLIP_TIGHTEN, p.lastChange().kind(), "the streak's first step");
+        AdaptiveClip resumed = new AdaptiveClip(50, 4, 0.5, 0.01, 2, 3, 0.02, 0.1, 1, 100);
+        resumed.restoreState(p.saveState());
+        resumed.decide(step(6, 600), DIVERGING);
+        assertNull(resumed.lastChange(), "the same streak, after the resume");
+        assertEquals(Map.of("0_dense", 3.5 / 2, "1_output", 350.0 / 2), resumed.thresholds());
+        resumed.decide(step(3, 300), Signal.QUIET);
+        resumed.decide(step(6, 600), DIVERGING);
+        assertEquals(CLIP_TIGHTEN, resumed.lastChange().kind(), "a new streak");
+    }
+
     @Test
     void aShortHistoryEnablesAtItsSmallestNormAndLostStepsTightenDespiteTheCooldown() {
         AdaptiveClip p = AdaptiveClip.defaults();
