@@ -68,9 +68,8 @@ public final class GradientProbe extends BaseTrainingListener {
 
     /** Attaches a new probe to an initialised network and returns it. */
     public static GradientProbe attach(MultiLayerNetwork network) {
-        requireInitialised(network.getLayers(), "MultiLayerNetwork");
         List<ProbedLayer> probed = new ArrayList<>();
-        for (Layer layer : network.getLayers()) {
+        for (Layer layer : NetworkState.layersOf(network)) {
             if (layer.numParams() > 0) {
                 probed.add(ProbedLayer.of(ProbedLayer.multiLayerName(layer.getIndex(), layer.conf().getLayer()),
                         String.valueOf(layer.getIndex()), layer));
@@ -83,9 +82,8 @@ public final class GradientProbe extends BaseTrainingListener {
 
     /** Attaches a new probe to an initialised graph and returns it; layers are named by their vertex names. */
     public static GradientProbe attach(ComputationGraph graph) {
-        requireInitialised(graph.getLayers(), "ComputationGraph");
         List<ProbedLayer> probed = new ArrayList<>();
-        for (Layer layer : graph.getLayers()) {
+        for (Layer layer : NetworkState.layersOf(graph)) {
             if (layer.numParams() > 0) {
                 String vertex = layer.conf().getLayer().getLayerName();
                 probed.add(ProbedLayer.of(vertex, vertex, layer));
@@ -94,12 +92,6 @@ public final class GradientProbe extends BaseTrainingListener {
         GradientProbe probe = new GradientProbe(graph, probed);
         graph.addListeners(probe);
         return probe;
-    }
-
-    private static void requireInitialised(Layer[] layers, String kind) {
-        if (layers == null) {
-            throw new IllegalStateException(kind + " has no parameters yet: call init() before attaching the probe");
-        }
     }
 
     /** Removes the probe from the network's listeners; observers stay registered. */

@@ -92,10 +92,14 @@ public record NetworkState(INDArray params, INDArray updaterState, int nextItera
 
     /** The network's layers, in DL4J's order; none for a model that is neither kind of network. */
     public static Layer[] layersOf(Model model) {
-        if (model instanceof MultiLayerNetwork net) {
-            return net.getLayers();
+        Layer[] layers = model instanceof MultiLayerNetwork net ? net.getLayers()
+                : model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
+        if (layers == null) {
+            // DL4J makes the layers in init(); without this a guard attached first failed with a bare NPE
+            throw new IllegalStateException(model.getClass().getSimpleName() + " has no layers yet: call its init() "
+                    + "before Guard.protect or GradientProbe.attach");
         }
-        return model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
+        return layers;
     }
 
     static int iterationCount(Model model) {

@@ -13,6 +13,7 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.junit.jupiter.api.Test;
@@ -41,6 +42,7 @@ import static dev.gradsentry.core.InterventionKind.SKIP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class GuardTest {
@@ -87,6 +89,23 @@ class GuardTest {
         guard.addListener(events::add);
         probe.intercept(guard);
         return new Protected(net, probe, inject, guard, events);
+    }
+
+    /** Attaching before init() failed with a bare NullPointerException from deep inside the guard. */
+    @Test
+    void protectingANetworkBeforeItsInitSaysToCallInitFirst() {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().list()
+                .layer(new OutputLayer.Builder().nIn(2).nOut(2).build()).build());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Guard.protect(net));
+        assertEquals("MultiLayerNetwork has no layers yet: call its init() before Guard.protect or "
+                + "GradientProbe.attach", e.getMessage());
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().graphBuilder()
+                .addInputs("in").addLayer("out", new OutputLayer.Builder().nIn(2).nOut(2).build(), "in")
+                .setOutputs("out").build());
+        e = assertThrows(IllegalStateException.class, () -> Guard.protect(graph));
+        assertTrue(e.getMessage().startsWith("ComputationGraph has no layers yet: call its init()"), e.getMessage());
+        net.init();
+        assertTrue(Guard.protect(net).attached(), "after init() it attaches");
     }
 
     @Test
