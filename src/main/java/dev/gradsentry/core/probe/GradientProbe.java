@@ -72,7 +72,7 @@ public final class GradientProbe extends BaseTrainingListener {
         for (Layer layer : NetworkState.layersOf(network)) {
             if (layer.numParams() > 0) {
                 probed.add(ProbedLayer.of(ProbedLayer.multiLayerName(layer.getIndex(), layer.conf().getLayer()),
-                        String.valueOf(layer.getIndex()), layer));
+                        String.valueOf(layer.getIndex()), layer, network.conf().isMiniBatch()));
             }
         }
         GradientProbe probe = new GradientProbe(network, probed);
@@ -86,7 +86,7 @@ public final class GradientProbe extends BaseTrainingListener {
         for (Layer layer : NetworkState.layersOf(graph)) {
             if (layer.numParams() > 0) {
                 String vertex = layer.conf().getLayer().getLayerName();
-                probed.add(ProbedLayer.of(vertex, vertex, layer));
+                probed.add(ProbedLayer.of(vertex, vertex, layer, graph.conf().isMiniBatch()));
             }
         }
         GradientProbe probe = new GradientProbe(graph, probed);

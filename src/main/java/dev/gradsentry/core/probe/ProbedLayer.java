@@ -30,7 +30,11 @@ record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<Stri
         statistics = List.copyOf(statistics);
     }
 
-    static ProbedLayer of(String name, String gradientKeyPrefix, Layer layer) {
+    /**
+     * @param miniBatch the network's {@code miniBatch} setting: DL4J's updater divides gradients by the minibatch
+     *                  size only when it is on (the default); with {@code miniBatch(false)} it applies their sum
+     */
+    static ProbedLayer of(String name, String gradientKeyPrefix, Layer layer, boolean miniBatch) {
         List<String> params = new ArrayList<>();
         List<Boolean> divided = new ArrayList<>();
         List<String> statistics = new ArrayList<>();
@@ -39,7 +43,7 @@ record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<Stri
                 statistics.add(p);
             } else {
                 params.add(p);
-                divided.add(layer.updaterDivideByMinibatch(p));
+                divided.add(miniBatch && layer.updaterDivideByMinibatch(p));
             }
         }
         return new ProbedLayer(name, gradientKeyPrefix, layer, params, divided, statistics);

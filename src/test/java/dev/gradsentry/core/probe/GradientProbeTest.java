@@ -206,6 +206,29 @@ class GradientProbeTest {
         }
     }
 
+    /**
+     * With {@code miniBatch(false)} DL4J applies the summed gradient, not the batch average: the probe divided it by
+     * the batch anyway, so a guard judged every update 4 (here) or 32 times smaller than it was and let a run explode.
+     */
+    @Test
+    void withoutMiniBatchDivisionTheNormsAreOfTheGradientDl4jApplies() {
+        MultiLayerNetwork net = twoLayers(3, new Sgd(LR), b -> b.miniBatch(false));
+        GradientProbe probe = GradientProbe.attach(net);
+        INDArray before = net.params().dup();
+        net.fit(linearBatch());
+        INDArray moved = before.sub(net.params());
+        long offset = 0;
+        List<LayerStats> layers = probe.lastStep().layers();
+        for (int i = 0; i < layers.size(); i++) {
+            long count = net.getLayer(i).numParams();
+            double applied = moved.get(NDArrayIndex.interval(offset, offset + count)).norm2Number().doubleValue() / LR;
+            offset += count;
+            assertRelative(applied, layers.get(i).norm());
+            assertRelative(applied, layers.get(i).appliedNorm());
+        }
+        assertEquals(4, probe.lastStep().batchSize(), "the batch is still the batch");
+    }
+
     /** Renormalization rescales the gradient to unit norm whatever it was: nothing before it changes the update. */
     @ParameterizedTest
     @EnumSource(value = GradientNormalization.class, names = {"RenormalizeL2PerLayer", "RenormalizeL2PerParamType"})
