@@ -160,12 +160,13 @@ public final class GradientProbe extends BaseTrainingListener {
         for (ProbedLayer layer : layers) {
             INDArray[] layerViews = new INDArray[layer.params().size()];
             LayerStats stats = measure(layer, gradients, batchSize, direct, layerViews);
+            double gain = withParams ? StepGain.of(layer.updater(), iteration, epoch) : Double.NaN;
             stats = new LayerStats(stats.layer(), stats.norm(), stats.maxAbs(), stats.nonFinite(),
                     stats.updateRatio(), stats.params(),
-                    withParams ? paramNorm(layer, layerViews, directParams) : Double.NaN,
-                    withParams ? StepGain.of(layer.updater(), iteration, epoch) : Double.NaN,
+                    withParams ? paramNorm(layer, layerViews, directParams) : Double.NaN, gain,
                     withParams ? StepGain.firstStep(layer.updater(), iteration, epoch) : Double.NaN,
-                    appliedNorm(layer, stats, layerViews, batchSize));
+                    appliedNorm(layer, stats, layerViews, batchSize),
+                    withParams ? DecayRate.of(layer.regularization(), layer.updater(), gain, iteration, epoch) : 0);
             measured.add(stats);
             views.add(layerViews);
             globalSquares += stats.norm() * stats.norm();

@@ -26,10 +26,12 @@ import java.util.List;
  *                    clipped values under {@code ClipElementWiseAbsoluteValue}; NaN under {@code RenormalizeL2PerLayer}
  *                    and {@code RenormalizeL2PerParamType}, which rescale the gradient to unit norm whatever it was, so
  *                    that scaling it beforehand changes nothing (see {@link #clippable()})
+ * @param decayRate   the share of the layer's weights its regularization (weight decay, L2) takes away per step once
+ *                    momentum has built up ({@link DecayRate}); 0 without, or where not measured
  */
 public record LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                          List<ParamStats> params, double paramNorm, double stepGain,
-                         double firstStepGain, double appliedNorm) {
+                         double firstStepGain, double appliedNorm, double decayRate) {
     public LayerStats {
         if (layer == null || layer.isEmpty()) {
             throw new IllegalArgumentException("layer must be a non-empty name");
@@ -41,18 +43,26 @@ public record LayerStats(String layer, double norm, double maxAbs, long nonFinit
      * measured (the probe measures them when a guard reads the step). */
     public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                       List<ParamStats> params) {
-        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN, Double.NaN, norm);
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, Double.NaN, Double.NaN, Double.NaN, norm, 0);
     }
 
     /** Statistics of a layer without gradient normalization: DL4J applies the gradient as measured. */
     public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
                       List<ParamStats> params, double paramNorm, double stepGain, double firstStepGain) {
-        this(layer, norm, maxAbs, nonFinite, updateRatio, params, paramNorm, stepGain, firstStepGain, norm);
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, paramNorm, stepGain, firstStepGain, norm, 0);
+    }
+
+    /** Statistics of a layer without regularization that pulls its weights to zero. */
+    public LayerStats(String layer, double norm, double maxAbs, long nonFinite, double updateRatio,
+                      List<ParamStats> params, double paramNorm, double stepGain, double firstStepGain,
+                      double appliedNorm) {
+        this(layer, norm, maxAbs, nonFinite, updateRatio, params, paramNorm, stepGain, firstStepGain, appliedNorm,
+                0);
     }
 
     LayerStats withUpdateRatio(double ratio) {
         return new LayerStats(layer, norm, maxAbs, nonFinite, ratio, params, paramNorm, stepGain, firstStepGain,
-                appliedNorm);
+                appliedNorm, decayRate);
     }
 
     /**

@@ -5,6 +5,7 @@ import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.NoOp;
+import org.nd4j.linalg.learning.regularization.Regularization;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -52,6 +53,11 @@ record ProbedLayer(String name, String gradientKeyPrefix, Layer layer, List<Stri
     /** The optimizer of the layer's first parameter (its weights), which sets the size of its update. */
     IUpdater updater() {
         return params.isEmpty() ? null : layer.getConfig().getUpdaterByParam(params.get(0));
+    }
+
+    /** The regularization of the layer's weights (its first parameter), as DL4J's updater applies it. */
+    List<Regularization> regularization() {
+        return params.isEmpty() ? List.of() : layer.getConfig().getRegularizationByParam(params.get(0));
     }
 
     /** The gradient normalization DL4J applies to this layer after the probe (its configuration, wrappers

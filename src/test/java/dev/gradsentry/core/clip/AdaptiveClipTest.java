@@ -143,6 +143,27 @@ class AdaptiveClipTest {
         assertEquals(CLIP_TIGHTEN, resumed.lastChange().kind(), "a new streak");
     }
 
+    /**
+     * Under weight decay the cap lets each layer move by at least twice the share of its weights decay takes away per
+     * step; a layer without decay keeps the cap as it is, and so does one whose decay is small.
+     */
+    @Test
+    void theCapOfALayerUnderHeavyWeightDecayIsAtLeastTwiceTheShareDecayTakes() {
+        AdaptiveClip p = AdaptiveClip.defaults();
+        double gain = 5;
+        StepStats step = new StepStats(0, 0, 32, 1.0, gain, 100, 1, 0, List.of(
+                new LayerStats("0_dense", 100, 1, 0, Double.NaN, List.of(new ParamStats("W", 100, 0)), 10, gain,
+                        gain, 100, 0.05),
+                new LayerStats("1_dense", 1, 1, 0, Double.NaN, List.of(new ParamStats("W", 1, 0)), 10, gain, gain,
+                        1, 0.005),
+                new LayerStats("2_output", 1, 1, 0, Double.NaN, List.of(new ParamStats("W", 1, 0)), 10, gain, gain)));
+        ClipDecision.LayerNorm d = (ClipDecision.LayerNorm) p.decide(step, Signal.QUIET);
+        assertEquals("update-ratio", p.lastChange().reason(), "the first layer's step is 50x its weights");
+        assertEquals(2 * 0.05 * 10 / gain, d.thresholds().get("0_dense"), 1e-12, "10% of its weights, not 2%");
+        assertEquals(0.02 * 10 / gain, d.thresholds().get("1_dense"), 1e-12, "1% decay: the cap as it is");
+        assertEquals(0.02 * 10 / gain, d.thresholds().get("2_output"), 1e-12);
+    }
+
     @Test
     void aShortHistoryEnablesAtItsSmallestNormAndLostStepsTightenDespiteTheCooldown() {
         AdaptiveClip p = AdaptiveClip.defaults();

@@ -152,6 +152,28 @@ class GuardRescueTest {
     }
 
     /**
+     * A run whose weight decay takes a large share of its weights every step: a cap below that share let decay shrink
+     * the weights towards zero (the cap shrinking with them) and the run sat near chance; the cap now lets the
+     * gradient move each layer by at least twice what decay takes away.
+     */
+    @Test
+    void aRunUnderHeavyWeightDecayIsRescuedWithoutItsWeightsDecayingAway() {
+        List<DataSet> train = batches(300, 1, false);
+        List<DataSet> held = batches(10, 99, false);
+        MultiLayerNetwork net = classifier(3, new Sgd(5), b -> b.weightDecay(0.01)); // DL4J applies it twice: 10%
+        Guard guard = Guard.protect(net);
+        List<Intervention> events = events(guard);
+        for (DataSet d : train) {
+            net.fit(d);
+        }
+        double guarded = accuracy(net, held);
+        assertTrue(guarded > 0.7, "guarded accuracy " + guarded + " (chance " + 1.0 / CLASSES + "), " + events);
+        assertEquals("update-ratio", events.get(0).reason());
+        assertEquals(0, guard.lostSteps(), "no rollback: " + events);
+        assertEquals(0.1, guard.probe().lastStep().layers().get(0).decayRate(), 1e-9);
+    }
+
+    /**
      * Runs the cap rescues from step 0 and then trains by steps of its size. With momentum the steps land below the
      * cap (clipped gradients that do not line up), but their size is still the cap's: before the sixth session of 2
      * December such a cap was never annealed.

@@ -13,6 +13,7 @@ import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -227,6 +228,36 @@ class GradientProbeTest {
             assertRelative(applied, layers.get(i).appliedNorm());
         }
         assertEquals(4, probe.lastStep().batchSize(), "the batch is still the batch");
+    }
+
+    /**
+     * The share of the weights a layer's regularization takes away per step is the one DL4J's updater applies: one
+     * SGD step of a network with the penalty, minus the same step without it, is that share of the weights before the
+     * step (DL4J M2.1 lists a network-wide {@code weightDecay} twice for each layer and applies both: 2 lr c).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"weightDecay", "l2"})
+    void theDecayRateIsTheShareOfTheWeightsDl4jTakesAway(String penalty) {
+        MultiLayerNetwork plain = twoLayers(3, new Sgd(LR), b -> b);
+        MultiLayerNetwork decayed = twoLayers(3, new Sgd(LR),
+                b -> penalty.equals("l2") ? b.l2(0.05) : b.weightDecay(0.05));
+        GradientProbe probe = GradientProbe.attach(decayed);
+        probe.intercept(new GradientInterceptor() {
+            @Override
+            public void beforeUpdate(StepStats measured, GradientEdit edit) {
+            }
+
+            @Override
+            public void afterUpdate(StepStats step, boolean undone) {
+            }
+        });
+        INDArray before = decayed.getLayer(0).getParam("W").dup();
+        plain.fit(linearBatch());
+        decayed.fit(linearBatch());
+        INDArray taken = plain.getLayer(0).getParam("W").sub(decayed.getLayer(0).getParam("W"));
+        double share = taken.div(before).meanNumber().doubleValue();
+        assertRelative(share, probe.lastStep().layers().get(0).decayRate());
+        assertEquals(penalty.equals("l2") ? LR * 0.05 : 2 * LR * 0.05, share, 1e-6);
     }
 
     /** Renormalization rescales the gradient to unit norm whatever it was: nothing before it changes the update. */
